@@ -1,0 +1,45 @@
+# normlab — the two commands a newcomer needs:
+#   make demo   install deps, build, train the default demo config
+#   make test   install deps, build, run the whole test suite (ctest)
+# More: make build | test-sanitize | bench | install PREFIX=... | clean
+
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+PREFIX ?= $(CURDIR)/install
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test demo test-sanitize bench install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/bin/normlab
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder.
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DNORMLAB_SANITIZE=ON -DNORMLAB_NATIVE=OFF \
+	  -DCMAKE_CXX_FLAGS="-O1 -g" >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  NORMLAB_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@$(BUILD)/bin/normlab bench
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	@rm -rf $(BUILD) build-sanitize

@@ -1,0 +1,25 @@
+// `normlab version`: the version, the BLAS in use and the thread count.
+#include <cblas.h>
+
+#include <iostream>
+
+#include "apps/commands.h"
+#include "core/threading.h"
+
+namespace nl::cli {
+
+int& exit_code_ref() {
+  static int code = 0;
+  return code;
+}
+
+void register_version(CLI::App& app) {
+  auto* cmd = app.add_subcommand("version", "Print the version, BLAS configuration and threads");
+  cmd->callback([] {
+    std::cout << "normlab " << NORMLAB_VERSION << "\n"
+              << "blas: " << openblas_get_config() << "\n"
+              << "threads: " << num_threads() << "\n";
+  });
+}
+
+}  // namespace nl::cli

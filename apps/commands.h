@@ -1,0 +1,22 @@
+// The CLI's subcommands. Each lives in its own apps/cmd_*.cpp and registers itself here; the
+// commands are thin: parse options, call the library, print.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace nl::cli {
+
+void register_version(CLI::App& app);
+void register_bench(CLI::App& app);
+void register_demo(CLI::App& app);
+
+inline void register_commands(CLI::App& app) {
+  register_version(app);
+  register_bench(app);
+  register_demo(app);
+}
+
+// The exit code a command asked for (0 unless it set one).
+int& exit_code_ref();
+inline int exit_code() { return exit_code_ref(); }
+
+}  // namespace nl::cli

@@ -1,0 +1,183 @@
+#include "core/autograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/error.h"
+
+namespace nl {
+namespace {
+thread_local bool g_grad_enabled = true;
+std::atomic<int64_t> g_live_nodes{0};
+
+// Allocates a gradient buffer shaped like `like`; zero-filled unless the caller overwrites.
+Tensor new_grad(const Tensor& like, bool zero) {
+  return zero ? Tensor::zeros(like.shape()) : Tensor::empty(like.shape());
+}
+}  // namespace
+
+// ---- grad mode -------------------------------------------------------------------------------
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+// ---- nodes -----------------------------------------------------------------------------------
+Node::Node(const char* name, std::vector<Tensor> inputs, BackwardFn fn)
+    : name_(name), inputs_(std::move(inputs)), fn_(std::move(fn)) {
+  needs_.resize(inputs_.size());
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    needs_[i] = inputs_[i].defined() && inputs_[i].requires_grad();
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+}
+
+Node::~Node() {
+  // Unlink the chain below this node iteratively: a node whose last owner is us is emptied
+  // here instead of in a nested destructor call.
+  std::vector<std::shared_ptr<Node>> pending;
+  auto collect = [&](std::vector<Tensor>& inputs) {
+    for (Tensor& t : inputs) {
+      if (!t.defined()) continue;
+      TensorImpl* impl = t.impl();
+      if (impl->grad_fn && impl->grad_fn.use_count() == 1 && t.impl_ptr().use_count() == 1)
+        pending.push_back(std::move(impl->grad_fn));
+    }
+    inputs.clear();
+  };
+  fn_ = nullptr;  // saved tensors captured by the closure may also hold chains
+  collect(inputs_);
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n->fn_ = nullptr;
+    collect(n->inputs_);
+  }
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int64_t live_nodes() { return g_live_nodes.load(); }
+
+void record(Tensor& out, const char* name, std::vector<Tensor> inputs, Node::BackwardFn fn) {
+  if (!needs_grad(inputs)) return;
+  out.impl()->grad_fn = std::make_shared<Node>(name, std::move(inputs), std::move(fn));
+  out.impl()->requires_grad = true;
+}
+
+// ---- gradient sink ---------------------------------------------------------------------------
+bool GradSink::needs(size_t i) const { return i < node_.needs_.size() && node_.needs_[i]; }
+
+Tensor& GradSink::target(size_t i, bool* overwrite) {
+  if (!needs(i)) throw AutogradError(std::string(node_.name_) + ": gradient of input " +
+                                     std::to_string(i) + " requested but not needed");
+  const Tensor& input = node_.inputs_[i];
+  TensorImpl* impl = input.impl();
+  if (handles_.size() < node_.inputs_.size()) handles_.resize(node_.inputs_.size());
+  if (impl->grad_fn) {  // an intermediate: its producer's accumulator for this pass
+    Tensor& g = impl->grad_fn->grad_;
+    *overwrite = !g.defined();
+    if (*overwrite) g = new_grad(input, false);
+    handles_[i] = g;
+  } else {  // a leaf: its .grad persists across backward calls (accumulates until zero_grad)
+    *overwrite = impl->grad == nullptr;
+    if (*overwrite) impl->grad = new_grad(input, false).impl_ptr();
+    handles_[i] = Tensor(impl->grad);
+  }
+  return handles_[i];
+}
+
+Tensor& GradSink::grad(size_t i) {
+  bool overwrite = false;
+  Tensor& g = target(i, &overwrite);
+  if (overwrite) std::memset(g.data(), 0, sizeof(float) * g.numel());
+  return g;
+}
+
+void GradSink::add(size_t i, const Tensor& g) {
+  bool overwrite = false;
+  Tensor& dst = target(i, &overwrite);
+  if (g.shape() != dst.shape())
+    throw ShapeError(std::string(node_.name_) + " backward: gradient shape " +
+                     shape_str(g.shape()) + " does not match input shape " +
+                     shape_str(dst.shape()));
+  float* d = dst.data();
+  const float* s = g.data();
+  const int64_t n = dst.numel();
+  if (overwrite) std::memcpy(d, s, sizeof(float) * n);
+  else
+    for (int64_t k = 0; k < n; ++k) d[k] += s[k];
+}
+
+// ---- the engine ------------------------------------------------------------------------------
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+  if (!root.requires_grad())
+    throw AutogradError("backward: the tensor does not require grad (no input to its "
+                        "computation had requires_grad set, or it was computed under no_grad)");
+  if (grad_output.shape() != root.shape())
+    throw ShapeError("backward: gradient shape " + shape_str(grad_output.shape()) +
+                     " does not match the tensor's shape " + shape_str(root.shape()));
+  NoGradGuard no_grad;  // backward functions compute with plain tensors
+
+  TensorImpl* root_impl = root.impl();
+  if (!root_impl->grad_fn) {  // backward on a leaf: its gradient is the upstream gradient
+    if (!root_impl->grad) root_impl->grad = Tensor::zeros(root.shape()).impl_ptr();
+    Tensor g(root_impl->grad);
+    float* d = g.data();
+    const float* s = grad_output.data();
+    for (int64_t k = 0; k < g.numel(); ++k) d[k] += s[k];
+    return;
+  }
+
+  // Topological order by an iterative depth-first search (post-order), then reversed.
+  std::vector<Node*> order;
+  std::unordered_set<Node*> visited;
+  std::vector<std::pair<Node*, size_t>> stack;
+  stack.emplace_back(root_impl->grad_fn.get(), 0);
+  visited.insert(root_impl->grad_fn.get());
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (node->released())
+      throw AutogradError(std::string("backward: the graph through '") + node->name() +
+                          "' was already freed by an earlier backward (pass retain_graph=true "
+                          "to backward twice)");
+    if (next < node->inputs().size()) {
+      const Tensor& in = node->inputs()[next++];
+      if (in.defined() && in.requires_grad() && in.impl()->grad_fn) {
+        Node* child = in.impl()->grad_fn.get();
+        if (visited.insert(child).second) stack.emplace_back(child, 0);
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  std::reverse(order.begin(), order.end());
+
+  root_impl->grad_fn->grad_ = grad_output.clone();
+  for (Node* node : order) {
+    if (!node->grad_.defined()) continue;  // no gradient flowed into this node
+    GradSink sink(*node);
+    node->fn_(node->grad_, sink);
+    node->grad_ = Tensor();
+    if (!retain_graph) {
+      node->fn_ = nullptr;
+      node->inputs_.clear();
+      node->inputs_.shrink_to_fit();
+    }
+  }
+}
+
+}  // namespace nl

@@ -1,0 +1,91 @@
+// Reverse-mode autograd: every differentiable op records a Node on its output; backward()
+// walks the nodes in reverse topological order (iteratively, never by recursion).
+//
+// The backward contract (every op's backward follows it):
+//  1. A backward function receives d(loss)/d(output) and *adds* into its inputs' gradients
+//     through the GradSink; it never overwrites a gradient that may hold other contributions.
+//     (GradSink::target() tells the function when it may overwrite a fresh buffer instead.)
+//  2. Inputs that need no gradient are skipped: check sink.needs(i) before computing one.
+//  3. Every gradient has its input's shape: the sink allocates it that way.
+//  4. A tensor used several times gets the sum of all contributions (follows from 1).
+//  5. zero_grad is explicit: leaf gradients accumulate across backward calls until cleared.
+//  6. After backward the graph is freed (saved tensors released) unless retain_graph is set;
+//     a second backward through a freed graph throws AutogradError.
+//  7. A backward function never captures its own output Tensor (that would be a cycle);
+//     capture `out.detach()` when the output's values are needed.
+#pragma once
+#include <functional>
+#include <initializer_list>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace nl {
+
+// Hands out the gradient buffers of a node's inputs during backward.
+class GradSink {
+ public:
+  explicit GradSink(Node& node) : node_(node) {}
+  // Does input i need a gradient?
+  bool needs(size_t i) const;
+  // The gradient of input i to add into (zero-filled when first used).
+  Tensor& grad(size_t i);
+  // The gradient of input i; *overwrite is set when the buffer is fresh and uninitialised, in
+  // which case the caller must write every element instead of adding.
+  Tensor& target(size_t i, bool* overwrite);
+  // Adds g (input i's shape) into input i's gradient (copies when the buffer is fresh).
+  void add(size_t i, const Tensor& g);
+
+ private:
+  Node& node_;
+  std::vector<Tensor> handles_;  // stable references to the buffers handed out
+};
+
+class Node {
+ public:
+  using BackwardFn = std::function<void(const Tensor& dout, GradSink& sink)>;
+  Node(const char* name, std::vector<Tensor> inputs, BackwardFn fn);
+  ~Node();  // releases long chains iteratively (no deep recursion of destructors)
+
+  const char* name() const { return name_; }
+  const std::vector<Tensor>& inputs() const { return inputs_; }
+  bool released() const { return !fn_; }
+
+ private:
+  friend class GradSink;
+  friend void run_backward(const Tensor&, const Tensor&, bool);
+  const char* name_;
+  std::vector<Tensor> inputs_;
+  std::vector<bool> needs_;
+  BackwardFn fn_;
+  Tensor grad_;  // d(loss)/d(output), accumulated during one backward pass
+};
+
+// Is gradient recording on (thread-local)? Off inside a NoGradGuard.
+bool grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when recording is on and at least one input requires a gradient.
+bool needs_grad(std::initializer_list<const Tensor*> inputs);
+bool needs_grad(const std::vector<Tensor>& inputs);
+
+// Attaches a node to `out` (marks it requires_grad) when needs_grad(inputs); otherwise does
+// nothing. Use: if (needs_grad({&a, &b})) record(out, "mul", {a, b}, [a, b](...) {...});
+void record(Tensor& out, const char* name, std::vector<Tensor> inputs, Node::BackwardFn fn);
+
+// The engine behind Tensor::backward.
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
+
+// Number of live Node objects (for tests that check the graph is freed).
+int64_t live_nodes();
+
+}  // namespace nl

@@ -1,0 +1,35 @@
+#include "core/blas.h"
+
+#include <cblas.h>
+
+namespace nl {
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, const float* B, float beta, float* C) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // BLAS may not touch C when K == 0: apply beta ourselves
+    for (int64_t i = 0; i < M * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
+    return;
+  }
+  const int lda = static_cast<int>(trans_a ? M : K);
+  const int ldb = static_cast<int>(trans_b ? K : N);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
+              static_cast<int>(K), alpha, A, lda, B, ldb, beta, C, static_cast<int>(N));
+}
+
+void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float* A, const float* B, float beta, float* C) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < K; ++k) {
+        const float a = trans_a ? A[k * M + i] : A[i * K + k];
+        const float b = trans_b ? B[j * K + k] : B[k * N + j];
+        acc += static_cast<double>(a) * b;
+      }
+      C[i * N + j] = static_cast<float>(alpha * acc + (beta == 0.0f ? 0.0 : beta * C[i * N + j]));
+    }
+}
+
+}  // namespace nl

@@ -1,0 +1,16 @@
+// The one place normlab calls BLAS: a row-major sgemm, C = alpha * op(A) op(B) + beta * C.
+// Every matmul in the framework goes through here (OpenBLAS cblas_sgemm).
+#pragma once
+#include <cstdint>
+
+namespace nl {
+
+// op(A): (M,K) (stored (K,M) when trans_a), op(B): (K,N) (stored (N,K) when trans_b), C: (M,N).
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, const float* B, float beta, float* C);
+
+// A naive triple loop with the same contract, double accumulation: the test reference only.
+void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float* A, const float* B, float beta, float* C);
+
+}  // namespace nl

@@ -1,0 +1,162 @@
+#include "core/threading.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+
+namespace nl {
+namespace {
+
+// A small fixed pool: the caller runs chunk 0, workers run the others. Workers sleep on a
+// condition variable between jobs (no spinning), so they never compete with OpenBLAS's threads.
+class Pool {
+ public:
+  explicit Pool(int threads) { resize(threads); }
+  ~Pool() { stop_workers(); }
+
+  int size() const { return threads_; }
+
+  void resize(int threads) {
+    stop_workers();
+    threads_ = std::max(1, threads);
+    stopping_ = false;
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  void run(int chunks, const std::function<void(int)>& task) {
+    if (chunks <= 1 || threads_ == 1 || in_job_) {
+      for (int c = 0; c < chunks; ++c) task(c);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      task_ = &task;
+      chunks_ = chunks;
+      remaining_ = chunks - (chunks + threads_ - 1) / threads_;  // chunks not run by the caller
+      ++generation_;
+    }
+    cv_.notify_all();
+    in_job_ = true;
+    // The caller takes chunks 0, threads_, 2*threads_, ...
+    for (int c = 0; c < chunks; c += threads_) task(c);
+    in_job_ = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return remaining_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void worker_loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* task;
+      int chunks;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        task = task_;
+        chunks = chunks_;
+      }
+      int mine = 0;
+      for (int c = index; c < chunks; c += threads_) {
+        (*task)(c);
+        ++mine;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      remaining_ -= mine;
+      if (remaining_ == 0) done_cv_.notify_one();
+    }
+  }
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  int threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int)>* task_ = nullptr;
+  int chunks_ = 0;
+  int remaining_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  static thread_local bool in_job_;
+};
+thread_local bool Pool::in_job_ = false;
+
+int default_threads() {
+  if (const char* env = std::getenv("NORMLAB_THREADS")) {
+    try {
+      const int n = std::stoi(env);
+      if (n >= 1) return n;
+    } catch (...) {
+    }
+    throw ValueError(std::string("NORMLAB_THREADS must be a positive integer, got '") + env + "'");
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Pool& pool() {
+  static Pool* p = [] {
+    const int n = default_threads();
+    openblas_set_num_threads(n);
+    return new Pool(n);
+  }();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  if (n < 1) throw ValueError("threads must be >= 1, got " + std::to_string(n));
+  if (n != pool().size()) pool().resize(n);
+  openblas_set_num_threads(n);
+}
+
+int parallel_chunks(int64_t n, int64_t grain) {
+  if (n <= 0) return 0;
+  const int64_t by_grain = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+  return static_cast<int>(std::min<int64_t>(num_threads(), by_grain));
+}
+
+int64_t parallel_chunk_begin(int64_t n, int chunks, int c) {
+  return n * c / chunks;
+}
+
+void parallel_for_chunks(int64_t n, int64_t grain,
+                         const std::function<void(int, int64_t, int64_t)>& fn) {
+  const int chunks = parallel_chunks(n, grain);
+  if (chunks == 0) return;
+  if (chunks == 1) {
+    fn(0, 0, n);
+    return;
+  }
+  pool().run(chunks, [&](int c) {
+    fn(c, parallel_chunk_begin(n, chunks, c), parallel_chunk_begin(n, chunks, c + 1));
+  });
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  parallel_for_chunks(n, grain, [&](int, int64_t b, int64_t e) { fn(b, e); });
+}
+
+}  // namespace nl

@@ -1,0 +1,31 @@
+// One thread setting for the whole process: it sets OpenBLAS's thread count and the size of
+// normlab's own pool together, so the two never oversubscribe the cores. Set it with
+// set_num_threads(), `--threads N` on the CLI, or NORMLAB_THREADS in the environment
+// (default: all cores). BLAS calls and pool loops never run at the same time.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace nl {
+
+// Number of threads used by parallel_for and by OpenBLAS.
+int num_threads();
+// Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.
+void set_num_threads(int n);
+
+// Runs fn(begin, end) over [0, n) split into at most num_threads() contiguous chunks.
+// Chunking depends only on n, grain and the thread count, so reductions that combine
+// per-chunk partials in chunk order are deterministic for a given thread count.
+// Ranges smaller than `grain` items per thread run inline on the caller.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// The number of chunks parallel_for(n, grain, ...) will use (for sizing partial buffers),
+// and the chunk boundaries [chunk_begin(c), chunk_begin(c+1)).
+int parallel_chunks(int64_t n, int64_t grain);
+int64_t parallel_chunk_begin(int64_t n, int chunks, int c);
+
+// Runs fn(chunk_index, begin, end) for each chunk of parallel_chunks(n, grain).
+void parallel_for_chunks(int64_t n, int64_t grain,
+                         const std::function<void(int, int64_t, int64_t)>& fn);
+
+}  // namespace nl
