@@ -10,6 +10,7 @@
 
 #include "core/config_reader.h"
 #include "core/error.h"
+#include "core/rng.h"
 #include "layers/module.h"
 
 namespace nl {
@@ -17,6 +18,8 @@ namespace nl {
 // What a parent module tells a layer factory about where it sits.
 struct LayerArgs {
   int64_t features = 0;  // the width of the input feature axis (e.g. C of (B,T,C)), 0 = unknown
+  Rng* rng = nullptr;    // initialises parameters (and seeds dropout); required by layers with
+                         // random init
 };
 
 template <class Product, class Args>
