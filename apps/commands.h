@@ -8,6 +8,10 @@ namespace nl::cli {
 void register_version(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_demo(CLI::App& app);
+// `normlab bench` families (apps/bench_*.cpp), registered by register_bench.
+void register_bench_matmul(CLI::App& bench);
+void register_bench_norms(CLI::App& bench);
+void register_bench_models(CLI::App& bench);
 
 inline void register_commands(CLI::App& app) {
   register_version(app);
