@@ -51,10 +51,13 @@ Node::~Node() {
   std::vector<std::shared_ptr<Node>> pending;
   auto collect = [&](std::vector<Tensor>& inputs) {
     for (Tensor& t : inputs) {
-      if (!t.defined()) continue;
-      TensorImpl* impl = t.impl();
-      if (impl->grad_fn && impl->grad_fn.use_count() == 1 && t.impl_ptr().use_count() == 1)
-        pending.push_back(std::move(impl->grad_fn));
+      if (t.defined() && t.impl_ptr().use_count() == 1) {
+        std::shared_ptr<Node>& producer = t.impl()->grad_fn;
+        if (producer && producer.use_count() == 1) pending.push_back(std::move(producer));
+      }
+      // Drop each handle at once, so that a second handle to the same tensor (an op that took
+      // it twice, as in x*x) sees the true count and its producer is unlinked here as well.
+      t = Tensor();
     }
     inputs.clear();
   };
@@ -142,41 +145,50 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   }
 
   // Topological order by an iterative depth-first search (post-order), then reversed.
-  std::vector<Node*> order;
+  // `order` owns the nodes: freeing a node's inputs below may drop the last other reference
+  // to a node that is still to be visited.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> visited;
-  std::vector<std::pair<Node*, size_t>> stack;
-  stack.emplace_back(root_impl->grad_fn.get(), 0);
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack;
+  stack.emplace_back(root_impl->grad_fn, 0);
   visited.insert(root_impl->grad_fn.get());
   while (!stack.empty()) {
-    auto& [node, next] = stack.back();
+    Node* node = stack.back().first.get();
     if (node->released())
       throw AutogradError(std::string("backward: the graph through '") + node->name() +
                           "' was already freed by an earlier backward (pass retain_graph=true "
                           "to backward twice)");
+    size_t& next = stack.back().second;
     if (next < node->inputs().size()) {
       const Tensor& in = node->inputs()[next++];
       if (in.defined() && in.requires_grad() && in.impl()->grad_fn) {
-        Node* child = in.impl()->grad_fn.get();
-        if (visited.insert(child).second) stack.emplace_back(child, 0);
+        const std::shared_ptr<Node>& child = in.impl()->grad_fn;
+        if (visited.insert(child.get()).second) stack.emplace_back(child, 0);
       }
     } else {
-      order.push_back(node);
+      order.push_back(std::move(stack.back().first));
       stack.pop_back();
     }
   }
   std::reverse(order.begin(), order.end());
 
   root_impl->grad_fn->grad_ = grad_output.clone();
-  for (Node* node : order) {
-    if (!node->grad_.defined()) continue;  // no gradient flowed into this node
-    GradSink sink(*node);
-    node->fn_(node->grad_, sink);
-    node->grad_ = Tensor();
-    if (!retain_graph) {
-      node->fn_ = nullptr;
-      node->inputs_.clear();
-      node->inputs_.shrink_to_fit();
+  try {
+    for (const std::shared_ptr<Node>& node : order) {
+      if (!node->grad_.defined()) continue;  // no gradient flowed into this node
+      GradSink sink(*node);
+      node->fn_(node->grad_, sink);
+      node->grad_ = Tensor();
+      if (!retain_graph) {
+        node->fn_ = nullptr;
+        node->inputs_.clear();
+        node->inputs_.shrink_to_fit();
+      }
     }
+  } catch (...) {
+    // A failed pass must not leave half-accumulated gradients for the next one to add to.
+    for (const std::shared_ptr<Node>& node : order) node->grad_ = Tensor();
+    throw;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,7 +30,10 @@ class Pool {
     stop_workers();
     threads_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    // New workers start from the current generation: jobs that ran before they existed are
+    // not theirs (starting from 0 made a fresh worker run a finished job's null task).
+    for (int i = 1; i < threads_; ++i)
+      workers_.emplace_back([this, i, gen = generation_] { worker_loop(i, gen); });
   }
 
   void run(int chunks, const std::function<void(int)>& task) {
@@ -46,17 +50,27 @@ class Pool {
     }
     cv_.notify_all();
     in_job_ = true;
-    // The caller takes chunks 0, threads_, 2*threads_, ...
-    for (int c = 0; c < chunks; c += threads_) task(c);
+    // The caller takes chunks 0, threads_, 2*threads_, ... An exception is held until every
+    // worker is done with `task` (it lives on our caller's stack), then rethrown here.
+    std::exception_ptr error;
+    try {
+      for (int c = 0; c < chunks; c += threads_) task(c);
+    } catch (...) {
+      error = std::current_exception();
+    }
     in_job_ = false;
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] { return remaining_ == 0; });
     task_ = nullptr;
+    if (!error) error = worker_error_;
+    worker_error_ = nullptr;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
   }
 
  private:
-  void worker_loop(int index) {
-    uint64_t seen = 0;
+  void worker_loop(int index, uint64_t seen) {
+    in_job_ = true;  // a parallel_for nested inside a task runs inline on this worker
     for (;;) {
       const std::function<void(int)>* task;
       int chunks;
@@ -69,11 +83,17 @@ class Pool {
         chunks = chunks_;
       }
       int mine = 0;
+      std::exception_ptr error;
       for (int c = index; c < chunks; c += threads_) {
-        (*task)(c);
+        try {
+          if (!error) (*task)(c);
+        } catch (...) {
+          error = std::current_exception();
+        }
         ++mine;
       }
       std::lock_guard<std::mutex> lock(mu_);
+      if (error && !worker_error_) worker_error_ = error;
       remaining_ -= mine;
       if (remaining_ == 0) done_cv_.notify_one();
     }
@@ -97,19 +117,13 @@ class Pool {
   int remaining_ = 0;
   uint64_t generation_ = 0;
   bool stopping_ = false;
+  std::exception_ptr worker_error_;  // the first exception a worker's chunk threw
   static thread_local bool in_job_;
 };
 thread_local bool Pool::in_job_ = false;
 
 int default_threads() {
-  if (const char* env = std::getenv("NORMLAB_THREADS")) {
-    try {
-      const int n = std::stoi(env);
-      if (n >= 1) return n;
-    } catch (...) {
-    }
-    throw ValueError(std::string("NORMLAB_THREADS must be a positive integer, got '") + env + "'");
-  }
+  if (const char* env = std::getenv("NORMLAB_THREADS")) return parse_thread_count(env);
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
@@ -123,6 +137,20 @@ Pool& pool() {
 }
 
 }  // namespace
+
+int parse_thread_count(const std::string& text) {
+  // The whole text must be a positive decimal integer ("4"; not "4x", "", "0" or "-1").
+  size_t used = 0;
+  int n = 0;
+  try {
+    n = std::stoi(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || n < 1)
+    throw ValueError("NORMLAB_THREADS must be a positive integer, got '" + text + "'");
+  return n;
+}
 
 int num_threads() { return pool().size(); }
 

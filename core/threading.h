@@ -5,8 +5,12 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace nl {
+
+// The thread count in a NORMLAB_THREADS value; ValueError unless it is a positive integer.
+int parse_thread_count(const std::string& text);
 
 // Number of threads used by parallel_for and by OpenBLAS.
 int num_threads();

@@ -1,0 +1,41 @@
+// Internal helpers for elementwise kernels: a parallel map into a buffer, and the "add into
+// input i's gradient, or write it when the buffer is fresh" step every backward needs.
+#pragma once
+#include <cstdint>
+
+#include "core/autograd.h"
+#include "core/threading.h"
+
+namespace nl::detail {
+
+// Elements per thread below which elementwise loops stay serial (cheap ops: add, mul, copy).
+constexpr int64_t kGrainCheap = 1 << 15;
+// The same for loops that call exp/tanh/erf per element (about 10x the work per element).
+constexpr int64_t kGrainHeavy = 1 << 12;
+
+// out[k] = f(k) for k in [0, n), split over the pool.
+template <class F>
+void map_into(float* out, int64_t n, int64_t grain, F f) {
+  parallel_for(n, grain, [&](int64_t s, int64_t e) {
+    for (int64_t k = s; k < e; ++k) out[k] = f(k);
+  });
+}
+
+// Input `i`'s gradient (its shape, n elements) gets += f(k) for every k; a fresh buffer is
+// written instead of zeroed-then-added (saves a pass over memory).
+template <class F>
+void accumulate_grad(GradSink& sink, size_t i, int64_t grain, F f) {
+  bool fresh = false;
+  Tensor& dst = sink.target(i, &fresh);
+  float* d = dst.data();
+  const int64_t n = dst.numel();
+  if (fresh) {
+    map_into(d, n, grain, f);
+  } else {
+    parallel_for(n, grain, [&](int64_t s, int64_t e) {
+      for (int64_t k = s; k < e; ++k) d[k] += f(k);
+    });
+  }
+}
+
+}  // namespace nl::detail

@@ -1,0 +1,76 @@
+// embedding: gather rows of a weight table by integer ids; the backward scatter-adds the
+// output gradient into the rows that were read (an id used twice gets both contributions).
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/threading.h"
+
+namespace nl {
+namespace {
+
+// The ids as integers, each checked to lie in [0, V). ids: any shape.
+std::vector<int64_t> checked_ids(const Tensor& ids, int64_t V) {
+  const int64_t n = ids.numel();
+  std::vector<int64_t> out(n);
+  const float* p = ids.data();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = p[i];
+    if (!(v >= 0.0f && v < static_cast<float>(V)) || v != static_cast<float>(static_cast<int64_t>(v))) {
+      std::ostringstream msg;
+      msg << "embedding: id " << v << " at position " << i << " is out of range for a table of "
+          << V << " rows (ids must be whole numbers in [0, " << V << "))";
+      throw ValueError(msg.str());
+    }
+    out[i] = static_cast<int64_t>(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+// weight: (V,C); ids: S  ->  out: S + (C)
+Tensor embedding(const Tensor& weight, const Tensor& ids) {
+  if (!weight.defined() || !ids.defined())
+    throw ShapeError("embedding: called with an undefined tensor");
+  if (weight.dim() != 2)
+    throw ShapeError("embedding: weight must be 2-D (V,C), got " + shape_str(weight.shape()) +
+                     " with ids " + shape_str(ids.shape()));
+  const int64_t V = weight.size(0), C = weight.size(1);
+  auto rows = std::make_shared<std::vector<int64_t>>(checked_ids(ids, V));
+  Shape out_shape = ids.shape();
+  out_shape.push_back(C);
+  Tensor out = Tensor::empty(out_shape);
+  const float* pw = weight.data();
+  float* po = out.data();
+  const int64_t n = static_cast<int64_t>(rows->size());
+  if (C > 0) {
+    parallel_for(n, (1 << 15) / C + 1, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i)
+        std::memcpy(po + i * C, pw + (*rows)[i] * C, sizeof(float) * C);
+    });
+  }
+  if (needs_grad({&weight})) {
+    record(out, "embedding", {weight}, [rows, C](const Tensor& d, GradSink& g) {
+      Tensor& dw = g.grad(0);  // zero-filled when fresh: most rows get no contribution
+      const float* pd = d.data();
+      float* pg = dw.data();
+      const int64_t n = static_cast<int64_t>(rows->size());
+      // Threads split the columns, not the ids: two ids may name the same row, and this way
+      // no two threads ever add into the same element (and the order of additions is fixed).
+      parallel_for(C, std::max<int64_t>(16, (1 << 15) / (n + 1)), [&](int64_t s, int64_t e) {
+        for (int64_t i = 0; i < n; ++i) {
+          float* dst = pg + (*rows)[i] * C;
+          const float* src = pd + i * C;
+          for (int64_t j = s; j < e; ++j) dst[j] += src[j];
+        }
+      });
+    });
+  }
+  return out;
+}
+
+}  // namespace nl

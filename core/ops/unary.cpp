@@ -1,0 +1,209 @@
+// Elementwise unary ops and scalar arithmetic: add/mul/rsub/rdiv by a scalar, neg, exp, log,
+// sqrt, pow, tanh, sigmoid, relu, gelu. Each forward is one parallel pass; each backward is
+// one pass that writes (fresh buffer) or adds into the input's gradient, from the saved input
+// x or the saved output y, whichever the derivative needs.
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/ops/elementwise.h"
+
+namespace nl {
+namespace {
+using detail::accumulate_grad;
+using detail::kGrainCheap;
+using detail::kGrainHeavy;
+using detail::map_into;
+
+void check_defined(const char* op, const Tensor& a) {
+  if (!a.defined()) throw ShapeError(std::string(op) + ": called with an undefined tensor");
+}
+
+// out = f(a) elementwise, a: any shape.
+template <class F>
+Tensor unary_forward(const char* op, const Tensor& a, int64_t grain, F f) {
+  check_defined(op, a);
+  Tensor out = Tensor::empty(a.shape());
+  const float* x = a.data();
+  map_into(out.data(), a.numel(), grain, [&](int64_t k) { return f(x[k]); });
+  return out;
+}
+
+}  // namespace
+
+// ---- scalar arithmetic -----------------------------------------------------------------------
+Tensor add_scalar(const Tensor& a, float s) {
+  Tensor out = unary_forward("add_scalar", a, kGrainCheap, [s](float x) { return x + s; });
+  if (needs_grad({&a})) {
+    record(out, "add_scalar", {a}, [](const Tensor& d, GradSink& g) {
+      const float* pd = d.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k]; });
+    });
+  }
+  return out;
+}
+
+Tensor mul_scalar(const Tensor& a, float s) {
+  Tensor out = unary_forward("mul_scalar", a, kGrainCheap, [s](float x) { return x * s; });
+  if (needs_grad({&a})) {
+    record(out, "mul_scalar", {a}, [s](const Tensor& d, GradSink& g) {
+      const float* pd = d.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * s; });
+    });
+  }
+  return out;
+}
+
+Tensor rsub_scalar(float s, const Tensor& a) {
+  Tensor out = unary_forward("rsub_scalar", a, kGrainCheap, [s](float x) { return s - x; });
+  if (needs_grad({&a})) {
+    record(out, "rsub_scalar", {a}, [](const Tensor& d, GradSink& g) {
+      const float* pd = d.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return -pd[k]; });
+    });
+  }
+  return out;
+}
+
+Tensor rdiv_scalar(float s, const Tensor& a) {
+  Tensor out = unary_forward("rdiv_scalar", a, kGrainCheap, [s](float x) { return s / x; });
+  if (needs_grad({&a})) {
+    // d(s/x)/dx = -s/x^2 = -y/x
+    record(out, "rdiv_scalar", {a}, [x = a.detach(), y = out.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *px = x.data(), *py = y.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return -pd[k] * py[k] / px[k]; });
+    });
+  }
+  return out;
+}
+
+Tensor neg(const Tensor& a) {
+  Tensor out = unary_forward("neg", a, kGrainCheap, [](float x) { return -x; });
+  if (needs_grad({&a})) {
+    record(out, "neg", {a}, [](const Tensor& d, GradSink& g) {
+      const float* pd = d.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return -pd[k]; });
+    });
+  }
+  return out;
+}
+
+// ---- exp / log / sqrt / pow ------------------------------------------------------------------
+Tensor exp(const Tensor& a) {
+  Tensor out = unary_forward("exp", a, kGrainHeavy, [](float x) { return std::exp(x); });
+  if (needs_grad({&a})) {
+    record(out, "exp", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *py = y.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * py[k]; });
+    });
+  }
+  return out;
+}
+
+Tensor log(const Tensor& a) {
+  Tensor out = unary_forward("log", a, kGrainHeavy, [](float x) { return std::log(x); });
+  if (needs_grad({&a})) {
+    record(out, "log", {a}, [x = a.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *px = x.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] / px[k]; });
+    });
+  }
+  return out;
+}
+
+Tensor sqrt(const Tensor& a) {
+  Tensor out = unary_forward("sqrt", a, kGrainCheap, [](float x) { return std::sqrt(x); });
+  if (needs_grad({&a})) {
+    // d sqrt(x)/dx = 1 / (2 sqrt(x)) = 0.5 / y
+    record(out, "sqrt", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *py = y.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return 0.5f * pd[k] / py[k]; });
+    });
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& a, float e) {
+  Tensor out = e == 2.0f ? unary_forward("pow", a, kGrainCheap, [](float x) { return x * x; })
+                         : unary_forward("pow", a, kGrainHeavy,
+                                         [e](float x) { return std::pow(x, e); });
+  if (needs_grad({&a})) {
+    record(out, "pow", {a}, [x = a.detach(), e](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *px = x.data();
+      if (e == 2.0f) {
+        accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return 2.0f * px[k] * pd[k]; });
+      } else if (e == 0.0f) {  // constant 1: zero gradient (avoids 0 * x^-1 = NaN at x = 0)
+        accumulate_grad(g, 0, kGrainCheap, [](int64_t) { return 0.0f; });
+      } else {
+        accumulate_grad(g, 0, kGrainHeavy,
+                        [&](int64_t k) { return pd[k] * e * std::pow(px[k], e - 1.0f); });
+      }
+    });
+  }
+  return out;
+}
+
+// ---- activations -----------------------------------------------------------------------------
+Tensor tanh(const Tensor& a) {
+  Tensor out = unary_forward("tanh", a, kGrainHeavy, [](float x) { return std::tanh(x); });
+  if (needs_grad({&a})) {
+    record(out, "tanh", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *py = y.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * (1.0f - py[k] * py[k]); });
+    });
+  }
+  return out;
+}
+
+Tensor sigmoid(const Tensor& a) {
+  // Stable in both tails: exp is only ever taken of a non-positive number.
+  Tensor out = unary_forward("sigmoid", a, kGrainHeavy, [](float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+    const float z = std::exp(x);
+    return z / (1.0f + z);
+  });
+  if (needs_grad({&a})) {
+    record(out, "sigmoid", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *py = y.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * py[k] * (1.0f - py[k]); });
+    });
+  }
+  return out;
+}
+
+Tensor relu(const Tensor& a) {
+  Tensor out = unary_forward("relu", a, kGrainCheap, [](float x) { return x > 0.0f ? x : 0.0f; });
+  if (needs_grad({&a})) {
+    // The derivative at 0 is taken as 0 (PyTorch's convention).
+    record(out, "relu", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *py = y.data();
+      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return py[k] > 0.0f ? pd[k] : 0.0f; });
+    });
+  }
+  return out;
+}
+
+// GELU, exact form (Hendrycks & Gimpel 2016): y = x * Phi(x), Phi(x) = (1 + erf(x/sqrt2)) / 2;
+// dy/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
+Tensor gelu(const Tensor& a) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+  Tensor out = unary_forward("gelu", a, kGrainHeavy, [](float x) {
+    return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
+  });
+  if (needs_grad({&a})) {
+    record(out, "gelu", {a}, [x = a.detach()](const Tensor& d, GradSink& g) {
+      const float *pd = d.data(), *px = x.data();
+      accumulate_grad(g, 0, kGrainHeavy, [&](int64_t k) {
+        const float v = px[k];
+        const float cdf = 0.5f * (1.0f + std::erf(v * kInvSqrt2));
+        const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
+        return pd[k] * (cdf + v * pdf);
+      });
+    });
+  }
+  return out;
+}
+
+}  // namespace nl
