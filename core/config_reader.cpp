@@ -85,11 +85,19 @@ int64_t ConfigReader::get_int(const std::string& key, int64_t def, const std::st
   declare(key, "integer", def, range, doc);
   int64_t v = def;
   if (const json* j = find(key)) {
-    const bool whole_float = j->is_number_float() && j->get<double>() == static_cast<double>(
-                                                         static_cast<int64_t>(j->get<double>()));
-    if (!(j->is_number_integer() || j->is_number_unsigned() || whole_float))
+    // Accept 3 and 3.0 (and 1e3 from --set), reject 2.5, "3" and values beyond int64.
+    if (j->is_number_unsigned() && j->get<uint64_t>() > static_cast<uint64_t>(max))
+      fail(key, "value " + j->dump() + " is out of range " + range);
+    if (j->is_number_float()) {
+      const double d = j->get<double>();
+      if (!(d == std::floor(d)) || !(std::fabs(d) < 9.2e18))
+        fail(key, "expected an integer, got number " + j->dump());
+      v = static_cast<int64_t>(d);
+    } else if (j->is_number_integer() || j->is_number_unsigned()) {
+      v = j->get<int64_t>();
+    } else {
       fail(key, "expected an integer, got " + type_of(*j) + " " + j->dump());
-    v = whole_float ? static_cast<int64_t>(j->get<double>()) : j->get<int64_t>();
+    }
     if (v < min || v > max) fail(key, "value " + std::to_string(v) + " is out of range " + range);
   }
   effective_node()[key] = v;
@@ -154,7 +162,9 @@ std::vector<int64_t> ConfigReader::get_int_list(const std::string& key,
     if (!j->is_array()) fail(key, "expected an array of integers, got " + type_of(*j) + " " + j->dump());
     v.clear();
     for (const json& e : *j) {
-      if (!e.is_number_integer()) fail(key, "expected integers, got " + e.dump());
+      if (!e.is_number_integer() ||
+          (e.is_number_unsigned() && e.get<uint64_t>() > static_cast<uint64_t>(max)))
+        fail(key, "expected integers " + range + ", got " + e.dump());
       const int64_t x = e.get<int64_t>();
       if (x < min || x > max) fail(key, "element " + std::to_string(x) + " is out of range: " + range);
       v.push_back(x);
@@ -202,21 +212,25 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = std::string::npos;
+  // Close enough: at most a third of the word's length in edits (at least 2 allowed); failing
+  // that, a candidate that the word is a prefix of, or that is a prefix of the word
+  // ("eval" -> "eval_interval"). Ties go to the earlier candidate.
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  std::string best, best_prefix;
+  size_t best_d = std::string::npos, best_prefix_d = std::string::npos;
   for (const auto& c : candidates) {
     const size_t d = edit_distance(word, c);
-    if (d < best_d) {
+    if (d <= limit && d < best_d) {
       best_d = d;
       best = c;
     }
+    const bool prefix = word.size() >= 2 && c.size() >= 2 && (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0);
+    if (prefix && d < best_prefix_d) {
+      best_prefix_d = d;
+      best_prefix = c;
+    }
   }
-  // Close enough: at most a third of the word's length (and at least 2 edits allowed), or
-  // one is a prefix of the other.
-  if (best.empty()) return "";
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  if (best_d <= limit || best.rfind(word, 0) == 0 || word.rfind(best, 0) == 0) return best;
-  return "";
+  return best.empty() ? best_prefix : best;
 }
 
 void apply_override(json& config, const std::string& assignment) {
@@ -225,6 +239,7 @@ void apply_override(json& config, const std::string& assignment) {
     throw ConfigError("--set expects key=value, got '" + assignment + "'");
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
+  if (text.empty()) throw ConfigError("--set '" + key + "=' has no value");
   json value;
   try {
     value = json::parse(text);
@@ -262,10 +277,11 @@ json parse_json_text(const std::string& text, const std::string& origin) {
         ++col;
       }
     }
+    // Keep nlohmann's explanation, without its own "[json.exception...] parse error at ...:".
     std::string what = e.what();
-    const size_t p = what.find("parse error");
+    const size_t p = what.find("syntax error");
     throw ConfigError(origin + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                      ": malformed JSON (" + (p == std::string::npos ? what : what.substr(p)) + ")");
+                      ": malformed JSON: " + (p == std::string::npos ? what : what.substr(p)));
   }
 }
 
