@@ -1,0 +1,17 @@
+// The dataset registry: one line per dataset type ("data.type" in a config).
+#include "data/datasets.h"
+
+namespace nl {
+
+DatasetRegistry& dataset_registry() {
+  static DatasetRegistry* r = [] {
+    auto* reg = new DatasetRegistry("dataset");
+    reg->add("adding", make_adding_dataset, "the adding problem (regression, 2 features per step, variable length)");
+    reg->add("sequence_class", make_sequence_class_dataset, "majority / parity / first-token classification over variable-length token sequences");
+    reg->add("pattern_lm", make_pattern_lm_dataset, "next-token prediction on repeated random patterns");
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace nl
