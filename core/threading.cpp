@@ -139,15 +139,11 @@ Pool& pool() {
 }  // namespace
 
 int parse_thread_count(const std::string& text) {
-  // The whole text must be a positive decimal integer ("4"; not "4x", "", "0" or "-1").
-  size_t used = 0;
-  int n = 0;
-  try {
-    n = std::stoi(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || n < 1)
+  // The whole text must be a positive decimal integer ("4"; not "4x", " 4", "", "0" or "-1").
+  const bool digits = !text.empty() && text.size() <= 6 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const int n = digits ? std::stoi(text) : 0;
+  if (n < 1)
     throw ValueError("NORMLAB_THREADS must be a positive integer, got '" + text + "'");
   return n;
 }

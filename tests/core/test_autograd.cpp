@@ -1,0 +1,178 @@
+// The autograd engine: accumulation, zero_grad, no_grad, detach, explicit upstream
+// gradients, misuse errors, freed graphs, deep chains, and no growth over 10,000 steps.
+#include "helpers.h"
+
+using namespace nl;
+using nl::test::rand_tensor;
+
+TEST_CASE("a tensor used several times gets the sum of all contributions", "[autograd]") {
+  Tensor x = Tensor::from_vector({1, 2, 3}, {3}).requires_grad_();
+  // y = x*x + 3x + x  ->  dy/dx = 2x + 4
+  Tensor y = sum(add(add(mul(x, x), mul_scalar(x, 3.0f)), x));
+  y.backward();
+  REQUIRE(x.grad().to_vector() == std::vector<float>{6, 8, 10});
+  // a diamond: both branches from one intermediate
+  Tensor w = Tensor::from_vector({0.5f}, {1}).requires_grad_();
+  Tensor h = exp(w);
+  sum(add(mul(h, h), h)).backward();  // d/dw (e^{2w} + e^w) = 2e^{2w} + e^w
+  REQUIRE(w.grad().item() == Approx(2 * std::exp(1.0f) + std::exp(0.5f)));
+}
+
+TEST_CASE("leaf gradients accumulate across backward calls until zero_grad", "[autograd]") {
+  Tensor x = Tensor::from_vector({1, -1}, {2}).requires_grad_();
+  sum(mul_scalar(x, 2.0f)).backward();
+  REQUIRE(x.grad().to_vector() == std::vector<float>{2, 2});
+  sum(mul_scalar(x, 3.0f)).backward();
+  REQUIRE(x.grad().to_vector() == std::vector<float>{5, 5});
+  x.zero_grad();
+  REQUIRE(!x.grad().defined());
+  sum(x).backward();
+  REQUIRE(x.grad().to_vector() == std::vector<float>{1, 1});
+}
+
+TEST_CASE("no_grad scope records nothing and restores the previous mode", "[autograd]") {
+  Tensor x = rand_tensor({3}, 1);
+  REQUIRE(grad_enabled());
+  {
+    NoGradGuard g;
+    REQUIRE(!grad_enabled());
+    Tensor y = mul(x, x);
+    REQUIRE(!y.requires_grad());
+    REQUIRE(!y.grad_fn());
+    {
+      NoGradGuard nested;
+      REQUIRE(!grad_enabled());
+    }
+    REQUIRE(!grad_enabled());  // the inner guard restores "off", not "on"
+    REQUIRE_THROWS_AS(sum(y).backward(), AutogradError);
+  }
+  REQUIRE(grad_enabled());
+  REQUIRE(mul(x, x).requires_grad());
+}
+
+TEST_CASE("detach shares data and cuts the graph", "[autograd]") {
+  Tensor x = Tensor::from_vector({1, 2}, {2}).requires_grad_();
+  Tensor y = mul_scalar(x, 3.0f);
+  Tensor d = y.detach();
+  REQUIRE(!d.requires_grad());
+  REQUIRE(!d.grad_fn());
+  REQUIRE(d.data() == y.data());  // same storage
+  // d acts as a constant: only the direct path contributes
+  sum(add(mul(d, x), x)).backward();  // d/dx (c*x + x) = c + 1 with c = 3x (constant)
+  REQUIRE(x.grad().to_vector() == std::vector<float>{4, 7});
+}
+
+TEST_CASE("backward with an explicit upstream gradient", "[autograd]") {
+  Tensor x = Tensor::from_vector({1, 2, 3}, {3}).requires_grad_();
+  Tensor y = mul(x, x);  // non-scalar
+  y.backward(Tensor::from_vector({1, 10, 100}, {3}));
+  REQUIRE(x.grad().to_vector() == std::vector<float>{2, 40, 600});
+  // on a leaf, the upstream gradient is added to .grad
+  Tensor leaf = Tensor::zeros({2}).requires_grad_();
+  leaf.backward(Tensor::from_vector({3, 4}, {2}));
+  REQUIRE(leaf.grad().to_vector() == std::vector<float>{3, 4});
+  // a wrongly shaped upstream gradient is a ShapeError naming both shapes
+  Tensor z = mul(x, x);
+  REQUIRE_THROWS_MENTIONING(z.backward(Tensor::zeros({2})), "backward", "(2,)", "(3,)");
+}
+
+TEST_CASE("backward misuse raises AutogradError", "[autograd][errors]") {
+  Tensor x = rand_tensor({2, 3}, 2);
+  // a non-scalar without a gradient
+  REQUIRE_THROWS_AS(mul(x, x).backward(), AutogradError);
+  REQUIRE_THROWS_MENTIONING(mul(x, x).backward(), "backward", "(2, 3)");
+  // a tensor that does not require grad
+  REQUIRE_THROWS_AS(sum(rand_tensor({2}, 3, false)).backward(), AutogradError);
+  // requires_grad_(false) on a non-leaf
+  Tensor y = mul(x, x);
+  REQUIRE_THROWS_AS(y.requires_grad_(false), AutogradError);
+}
+
+TEST_CASE("a second backward through a freed graph fails; retain_graph keeps it", "[autograd]") {
+  Tensor x = Tensor::from_vector({1, 2}, {2}).requires_grad_();
+  Tensor loss = sum(mul(exp(x), x));
+  loss.backward();
+  REQUIRE_THROWS_AS(loss.backward(), AutogradError);
+  REQUIRE_THROWS_MENTIONING(loss.backward(), "retain_graph");
+
+  Tensor w = Tensor::from_vector({1, 2}, {2}).requires_grad_();
+  Tensor l2 = sum(mul(w, w));
+  l2.backward(true);
+  REQUIRE(w.grad().to_vector() == std::vector<float>{2, 4});
+  l2.backward(true);
+  REQUIRE(w.grad().to_vector() == std::vector<float>{4, 8});  // accumulated twice
+  l2.backward();
+  REQUIRE(w.grad().to_vector() == std::vector<float>{6, 12});
+  REQUIRE_THROWS_AS(l2.backward(), AutogradError);
+}
+
+TEST_CASE("backward through intermediates that only the graph holds", "[autograd]") {
+  // The intermediates below have no handle outside the graph: freeing each node's inputs
+  // during the walk must not free nodes that are still to run.
+  Tensor x = Tensor::from_vector({0.5f, -0.25f}, {2}).requires_grad_();
+  Tensor loss = sum(tanh(exp(mul_scalar(add_scalar(x, 1.0f), 2.0f))));
+  loss.backward();
+  for (int i = 0; i < 2; ++i) {
+    const float v = x.at({i});
+    const float e = std::exp(2 * (v + 1));
+    const float t = std::tanh(e);
+    REQUIRE(x.grad().at({i}) == Approx((1 - t * t) * e * 2));
+  }
+}
+
+TEST_CASE("a 20,000-op chain runs backward and is destroyed without deep recursion",
+          "[autograd]") {
+  const int64_t base = live_nodes();
+  constexpr int kDepth = 20000;
+  {
+    Tensor x = Tensor::from_vector({1.0f, 2.0f}, {2}).requires_grad_();
+    Tensor y = x;
+    for (int i = 0; i < kDepth; ++i) y = add_scalar(y, 0.001f);
+    REQUIRE(live_nodes() - base == kDepth);
+    sum(y).backward();
+    REQUIRE(x.grad().to_vector() == std::vector<float>{1, 1});
+  }
+  REQUIRE(live_nodes() == base);
+  {  // destroyed without a backward: the destructor unlinks the chain iteratively
+    Tensor x = Tensor::ones({2}).requires_grad_();
+    Tensor y = x;
+    for (int i = 0; i < kDepth; ++i) y = mul(y, y);  // each node holds its input twice
+    REQUIRE(live_nodes() - base == kDepth);
+  }
+  REQUIRE(live_nodes() == base);
+}
+
+TEST_CASE("10,000 training steps leave no nodes or storages behind and stop allocating",
+          "[autograd][memory]") {
+  Rng rng(1);
+  Tensor x = Tensor::normal({8, 16}, 0.0f, 1.0f, rng);
+  Tensor t = Tensor::from_vector({0, 1, 2, 3, 0, 1, 2, 3}, {8});
+  Tensor w1 = Tensor::normal({16, 32}, 0.0f, 0.2f, rng).requires_grad_();
+  Tensor b1 = Tensor::zeros({32}).requires_grad_();
+  Tensor w2 = Tensor::normal({32, 4}, 0.0f, 0.2f, rng).requires_grad_();
+  std::vector<Tensor> params{w1, b1, w2};
+  auto step = [&]() {
+    Tensor h = gelu(add(matmul(x, w1), b1));
+    Tensor loss = add(cross_entropy(matmul(h, w2), t), mul_scalar(mean(mul(w1, w1)), 1e-3f));
+    loss.backward();
+    NoGradGuard no_grad;
+    for (Tensor& p : params) {
+      const float* g = p.grad().data();
+      float* d = p.data();
+      for (int64_t i = 0; i < p.numel(); ++i) d[i] -= 0.05f * g[i];
+      p.zero_grad();
+    }
+    return loss.item();
+  };
+  const int64_t nodes0 = live_nodes();
+  const int64_t storages0 = allocator_stats().live_storages;
+  const float first = step();
+  for (int i = 0; i < 100; ++i) step();  // warm-up fills the allocator's free lists
+  const int64_t allocs_warm = allocator_stats().system_allocs;
+  float last = 0.0f;
+  for (int i = 0; i < 10000; ++i) last = step();
+  REQUIRE(live_nodes() == nodes0);
+  REQUIRE(allocator_stats().live_storages == storages0);
+  REQUIRE(allocator_stats().system_allocs == allocs_warm);
+  REQUIRE(last < first);  // and it did train
+}

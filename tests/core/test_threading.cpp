@@ -1,0 +1,122 @@
+// The thread setting and the pool: every index covered once at 1 and 2 threads, chunking
+// that depends only on (n, grain, threads), nested loops, exceptions, NORMLAB_THREADS parsing.
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "helpers.h"
+
+using namespace nl;
+
+namespace {
+// Restores the thread count when a test ends, whatever happens.
+struct ThreadsGuard {
+  int saved = num_threads();
+  ~ThreadsGuard() { set_num_threads(saved); }
+};
+}  // namespace
+
+TEST_CASE("set_num_threads sets the count; invalid counts are rejected", "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(1);
+  REQUIRE(num_threads() == 1);
+  set_num_threads(2);
+  REQUIRE(num_threads() == 2);
+  REQUIRE_THROWS_AS(set_num_threads(0), ValueError);
+  REQUIRE(num_threads() == 2);
+}
+
+TEST_CASE("parallel_for covers every index exactly once", "[threads]") {
+  ThreadsGuard guard;
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t n : {0, 1, 7, 1000, 100003}) {
+      std::vector<std::atomic<int>> hits(n);
+      parallel_for(n, 16, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; ++i) hits[i].fetch_add(1);
+      });
+      for (int64_t i = 0; i < n; ++i) {
+        INFO("threads " << threads << " n " << n << " i " << i);
+        REQUIRE(hits[i].load() == 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("chunking is contiguous, ordered and depends only on n, grain and threads",
+          "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  REQUIRE(parallel_chunks(0, 10) == 0);
+  REQUIRE(parallel_chunks(100, 1000) == 1);  // below the grain: one chunk, run inline
+  REQUIRE(parallel_chunks(100000, 10) == 2);
+  const int64_t n = 1001;
+  const int chunks = parallel_chunks(n, 1);
+  std::vector<std::pair<int64_t, int64_t>> seen(chunks, {-1, -1});
+  parallel_for_chunks(n, 1, [&](int c, int64_t s, int64_t e) { seen[c] = {s, e}; });
+  REQUIRE(seen.front().first == 0);
+  REQUIRE(seen.back().second == n);
+  for (int c = 0; c < chunks; ++c) {
+    REQUIRE(seen[c].first == parallel_chunk_begin(n, chunks, c));
+    REQUIRE(seen[c].second == parallel_chunk_begin(n, chunks, c + 1));
+    if (c) REQUIRE(seen[c].first == seen[c - 1].second);
+  }
+  // a small loop runs on the calling thread
+  std::thread::id ran_on;
+  parallel_for(10, 100, [&](int64_t, int64_t) { ran_on = std::this_thread::get_id(); });
+  REQUIRE(ran_on == std::this_thread::get_id());
+}
+
+TEST_CASE("a per-chunk reduction is bit-identical across runs", "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  std::vector<float> v(200000);
+  Rng rng(3);
+  for (float& x : v) x = rng.uniform(-1.0f, 1.0f);
+  auto reduce = [&] {
+    std::vector<float> part(parallel_chunks(v.size(), 1000), 0.0f);
+    parallel_for_chunks(v.size(), 1000, [&](int c, int64_t s, int64_t e) {
+      float acc = 0.0f;
+      for (int64_t i = s; i < e; ++i) acc += v[i];
+      part[c] = acc;
+    });
+    float total = 0.0f;
+    for (float p : part) total += p;
+    return total;
+  };
+  const float first = reduce();
+  for (int i = 0; i < 20; ++i) REQUIRE(reduce() == first);
+}
+
+TEST_CASE("nested parallel_for runs inline, and a chunk's exception reaches the caller",
+          "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  std::vector<std::atomic<int>> hits(64 * 64);
+  parallel_for(64, 1, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i)
+      parallel_for(64, 1, [&](int64_t a, int64_t b) {
+        for (int64_t j = a; j < b; ++j) hits[i * 64 + j].fetch_add(1);
+      });
+  });
+  for (auto& h : hits) REQUIRE(h.load() == 1);
+  // thrown on a worker's chunk and on the caller's chunk
+  for (int64_t bad : {0, 999}) {
+    REQUIRE_THROWS_AS(parallel_for(1000, 1,
+                                   [&](int64_t s, int64_t e) {
+                                     if (bad >= s && bad < e) throw std::runtime_error("boom");
+                                   }),
+                      std::runtime_error);
+  }
+  // the pool still works afterwards
+  std::atomic<int64_t> count{0};
+  parallel_for(1000, 1, [&](int64_t s, int64_t e) { count += e - s; });
+  REQUIRE(count.load() == 1000);
+}
+
+TEST_CASE("NORMLAB_THREADS values are parsed strictly", "[threads][errors]") {
+  REQUIRE(parse_thread_count("1") == 1);
+  REQUIRE(parse_thread_count("16") == 16);
+  for (const char* bad : {"", "0", "-2", "4x", "two", " 3"})
+    REQUIRE_THROWS_MENTIONING(parse_thread_count(bad), "NORMLAB_THREADS", "positive integer");
+}
