@@ -88,7 +88,7 @@ TEST_CASE("backward misuse raises AutogradError", "[autograd][errors]") {
   REQUIRE_THROWS_AS(y.requires_grad_(false), AutogradError);
 }
 
-TEST_CASE("a second backward through a freed graph fails; retain_graph keeps it", "[autograd]") {
+TEST_CASE("a second backward through a freed graph fails, retain_graph keeps it", "[autograd]") {
   Tensor x = Tensor::from_vector({1, 2}, {2}).requires_grad_();
   Tensor loss = sum(mul(exp(x), x));
   loss.backward();

@@ -55,7 +55,7 @@ TEST_CASE("dropout gradient goes through the same mask", "[ops][gradcheck]") {
   REQUIRE(x.grad().to_vector() == y.to_vector());  // d/dx (x * m) = m, and x = 1
 }
 
-TEST_CASE("dropout rejects p outside [0, 1)", "[ops][errors]") {
+TEST_CASE("dropout rejects p outside 0 <= p < 1", "[ops][errors]") {
   Tensor x = Tensor::ones({3});
   Rng rng(1);
   REQUIRE_THROWS_MENTIONING(dropout(x, 1.0f, true, rng), "dropout", "[0, 1)");

@@ -75,7 +75,7 @@ TEST_CASE("uniform and normal factories are seeded and have the right moments", 
   REQUIRE(ns == Approx(0.5).margin(0.01));
 }
 
-TEST_CASE("reshape and view share storage; slice of the outer axis is a view", "[tensor]") {
+TEST_CASE("reshape and view share storage, and a slice of the outer axis is a view", "[tensor]") {
   Tensor a = Tensor::arange(0, 12);
   Tensor v = a.view({3, 4});
   Tensor r = a.reshape({2, -1, 2});

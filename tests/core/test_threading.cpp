@@ -16,7 +16,7 @@ struct ThreadsGuard {
 };
 }  // namespace
 
-TEST_CASE("set_num_threads sets the count; invalid counts are rejected", "[threads]") {
+TEST_CASE("set_num_threads sets the count and rejects invalid counts", "[threads]") {
   ThreadsGuard guard;
   set_num_threads(1);
   REQUIRE(num_threads() == 1);
