@@ -80,11 +80,20 @@ Tensor reduce_axis(const char* op, const Tensor& a, int64_t axis, bool keepdim, 
   sum_axis_kernel(a.data(), out.data(), v, scale);
   if (needs_grad({&a})) {
     record(out, op, {a}, [v, scale](const Tensor& d, GradSink& g) {
+      // da[o, k, j] += scale * d[o, j]: parallel over the (o, k) rows of the input
+      bool fresh = false;
+      Tensor& da = g.target(0, &fresh);
       const float* pd = d.data();
-      // da[o, k, j] += scale * d[o, j]
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t idx) {
-        const int64_t j = idx % v.inner, o = idx / (v.n * v.inner);
-        return scale * pd[o * v.inner + j];
+      float* pa = da.data();
+      parallel_for(v.outer * v.n, kGrainCheap / (v.inner + 1) + 1, [&](int64_t s, int64_t e) {
+        for (int64_t r = s; r < e; ++r) {
+          const float* src = pd + (r / v.n) * v.inner;
+          float* dst = pa + r * v.inner;
+          if (fresh)
+            for (int64_t j = 0; j < v.inner; ++j) dst[j] = scale * src[j];
+          else
+            for (int64_t j = 0; j < v.inner; ++j) dst[j] += scale * src[j];
+        }
       });
     });
   }
