@@ -183,6 +183,24 @@ ConfigReader ConfigReader::sub(const std::string& key, const std::string& doc) {
   return ConfigReader(j, full_key(key), where_ / key, root_effective_, docs_);
 }
 
+std::vector<ConfigReader> ConfigReader::get_object_list(const std::string& key,
+                                                       const std::string& doc) {
+  declare(key, "array", json::array(), "array of objects", doc);
+  const json* j = find(key);
+  if (j && !j->is_array()) fail(key, "expected an array of objects, got " + type_of(*j) + " " + j->dump());
+  const size_t n = j ? j->size() : 0;
+  for (size_t i = 0; i < n; ++i)
+    if (!(*j)[i].is_object())
+      fail(key + "." + std::to_string(i), "expected an object, got " + type_of((*j)[i]) + " " + (*j)[i].dump());
+  effective_node()[key] = json::array();
+  for (size_t i = 0; i < n; ++i) effective_node()[key].push_back(json::object());
+  std::vector<ConfigReader> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(ConfigReader(&(*j)[i], full_key(key) + "." + std::to_string(i), where_ / key / i,
+                               root_effective_, docs_));
+  return out;
+}
+
 void ConfigReader::finish() {
   for (auto it = source_->begin(); it != source_->end(); ++it) {
     if (std::find(declared_.begin(), declared_.end(), it.key()) != declared_.end()) continue;

@@ -46,6 +46,10 @@ class ConfigReader {
                                     int64_t max = std::numeric_limits<int64_t>::max());
   // A nested object (an absent key reads as {}). The sub-reader shares the sinks.
   ConfigReader sub(const std::string& key, const std::string& doc);
+  // An array of objects (e.g. a Sequential's "layers"); an absent key reads as []. Each
+  // element gets its own sub-reader (path "key.0", "key.1", ...) sharing the sinks; call
+  // finish() on each after reading it.
+  std::vector<ConfigReader> get_object_list(const std::string& key, const std::string& doc);
   bool has(const std::string& key) const;
 
   // Throws ConfigError for the first key present in the source that no get() declared,

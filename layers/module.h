@@ -21,7 +21,12 @@ class Module : public std::enable_shared_from_this<Module> {
   // Extra text for the printed tree ("in=3, out=4, bias=true").
   virtual std::string extra_repr() const { return ""; }
   // Re-initialises parameters with the layer's default init (PyTorch's, unless stated).
+  // Layers with random init also offer reset_parameters(Rng&); this overload is for layers
+  // whose init is deterministic (norms: gamma=1, beta=0).
   virtual void reset_parameters() {}
+  // The width of the output feature axis for an input feature width `in` (Sequential and the
+  // registries chain widths with it). Shape-preserving layers keep the default.
+  virtual int64_t output_features(int64_t in) const { return in; }
 
   // The single-input call used by Sequential and registries. Layers that take other inputs
   // keep this throwing and offer their own methods.
@@ -33,8 +38,11 @@ class Module : public std::enable_shared_from_this<Module> {
   Tensor operator()(const Tensor& x) { return forward(x); }
 
   // ---- registration (call from constructors) -----------------------------------------------
-  // Marks t as requiring grad and records it under `name`; returns the same handle.
+  // Marks t as requiring grad and records it under `name`; returns the same handle. Names are
+  // non-empty, contain no '.', and are unique among this module's parameters, buffers and
+  // children. A parameter must be a leaf (not the output of an op).
   Tensor register_parameter(const std::string& name, Tensor t);
+  // A non-trainable tensor saved in the state dict (running statistics, counters).
   Tensor register_buffer(const std::string& name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
@@ -43,9 +51,15 @@ class Module : public std::enable_shared_from_this<Module> {
   }
 
   // ---- traversal ---------------------------------------------------------------------------
+  // Registration order, depth first: own tensors, then each child's under "<child>.".
+  // A tensor registered in several places (tied weights) is listed once, under its first
+  // name, so optimizers never update it twice.
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // Every module of the tree with its dotted path ("" for this one), parents before children.
+  // (Raw pointers: valid while this module lives; the root need not be held by a shared_ptr.)
+  std::vector<std::pair<std::string, const Module*>> named_modules() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
     return children_;
   }
@@ -59,10 +73,13 @@ class Module : public std::enable_shared_from_this<Module> {
   void zero_grad();
 
   // ---- checkpoints -------------------------------------------------------------------------
-  // Parameters and buffers by dotted name.
+  // Parameters and buffers by dotted name. The tensors alias the module's (no copy): clone
+  // them to keep a snapshot.
   std::map<std::string, Tensor> state_dict() const;
   // Copies values in place (module tensors keep their identity). strict: every key must
-  // match and every parameter/buffer must be present; shapes must match (ShapeError).
+  // match and every parameter/buffer must be present (ValueError naming the key); shapes
+  // must match (ShapeError naming the key and both shapes). Everything is checked before
+  // anything is copied, so a failed load leaves the module unchanged.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   // A readable tree: "RNNClassifier(\n  (embed): Embedding(vocab=30, dim=16)\n ...)".
@@ -74,6 +91,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> m);
+  void check_new_name(const char* what, const std::string& name) const;
   void collect(const std::string& prefix, bool buffers,
                std::vector<std::pair<std::string, Tensor>>& out) const;
   void print_into(std::string& out, int indent) const;

@@ -3,12 +3,26 @@
 // and add one `r.add(...)` line below (see docs/adding-a-layer.md).
 #include "layers/registry.h"
 
+#include "layers/activation.h"
+#include "layers/dropout.h"
+#include "layers/embedding.h"
+#include "layers/linear.h"
+#include "layers/sequential.h"
+
 namespace nl {
 
 LayerRegistry& layer_registry() {
   static LayerRegistry* registry = [] {
     auto* r = new LayerRegistry("layer");
     // ---- one line per layer type ----
+    r->add("linear", make_linear, "fully connected y = x·Wᵀ + b over the last axis");
+    r->add("embedding", make_embedding, "lookup table: token ids -> vectors");
+    r->add("dropout", make_dropout, "inverted dropout (identity in eval)");
+    r->add("relu", make_relu, "max(x, 0)");
+    r->add("gelu", make_gelu, "x·Φ(x) (exact erf form)");
+    r->add("tanh", make_tanh, "hyperbolic tangent");
+    r->add("sigmoid", make_sigmoid, "logistic sigmoid");
+    r->add("sequential", make_sequential, "a chain of layers given in \"layers\"");
     return r;
   }();
   return *registry;

@@ -51,7 +51,13 @@ class Registry {
                                   const std::string& default_type) const {
     const std::string type =
         cfg.get_string("type", default_type, "which " + what_ + " to build", names());
-    auto product = entries_.at(type).make(cfg, args);
+    auto it = entries_.find(type);
+    if (it == entries_.end()) {  // only reachable when "type" is absent and there is no default
+      std::string known;
+      for (auto& [n, _] : entries_) known += (known.empty() ? "" : ", ") + n;
+      cfg.fail("type", "is required (one of: " + known + ")");
+    }
+    auto product = it->second.make(cfg, args);
     cfg.finish();
     return product;
   }
