@@ -83,7 +83,7 @@ TEST_CASE("Module train/eval propagates to every descendant", "[layers][module]"
   REQUIRE(net.is_training());
   net.eval();
   for (auto& [_, m] : net.named_modules()) REQUIRE(!m->is_training());
-  REQUIRE(net.blocks->named_modules().size() == 5);
+  REQUIRE(net.blocks->named_modules().size() == 7);  // itself + 2 blocks x 3
   REQUIRE(net.blocks->children().size() == 2);
   auto* block0 = static_cast<Block*>(net.blocks->children()[0].second.get());
   REQUIRE(block0->norm1->mode_changes == 1);
