@@ -1,0 +1,70 @@
+// metrics.jsonl + metrics.csv writer (see train/metrics_log.h).
+#include "train/metrics_log.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace nl {
+
+const std::vector<std::string>& MetricsLog::csv_columns() {
+  static const std::vector<std::string> cols = {"step", "split", "mode", "loss", "accuracy",
+                                                "mse", "lr", "wall_s", "steps_per_s"};
+  return cols;
+}
+
+std::vector<json> MetricsLog::read_jsonl(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream in(path);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::parse_error&) {
+      // A torn last line (the process died mid-write) is dropped; anything else is an error.
+      if (in.peek() == EOF) break;
+      throw DataError("'" + path + "' line " + std::to_string(n) + " is not JSON");
+    }
+  }
+  return out;
+}
+
+MetricsLog::MetricsLog(const std::string& dir, int64_t keep_up_to_step) {
+  const std::string jsonl_path = dir + "/metrics.jsonl", csv_path = dir + "/metrics.csv";
+  std::vector<json> kept;
+  if (keep_up_to_step >= 0 && std::filesystem::exists(jsonl_path))
+    for (json& r : read_jsonl(jsonl_path))
+      if (r.value("step", int64_t{0}) <= keep_up_to_step) kept.push_back(std::move(r));
+  jsonl_.open(jsonl_path, std::ios::trunc);
+  csv_.open(csv_path, std::ios::trunc);
+  if (!jsonl_ || !csv_) throw DataError("cannot write metrics files in '" + dir + "'");
+  for (size_t i = 0; i < csv_columns().size(); ++i) csv_ << (i ? "," : "") << csv_columns()[i];
+  csv_ << "\n";
+  for (const json& r : kept) write(r);
+}
+
+void MetricsLog::write(const json& record) {
+  jsonl_ << record.dump() << "\n" << std::flush;
+  write_csv_row(record);
+}
+
+void MetricsLog::write_csv_row(const json& r) {
+  std::ostringstream row;
+  for (size_t i = 0; i < csv_columns().size(); ++i) {
+    const std::string& c = csv_columns()[i];
+    if (i) row << ",";
+    const json* v = nullptr;
+    if (r.contains(c)) v = &r[c];
+    else if (r.contains("timing") && r["timing"].contains(c)) v = &r["timing"][c];
+    if (!v) continue;
+    if (v->is_string()) row << v->get<std::string>();
+    else row << v->dump();
+  }
+  csv_ << row.str() << "\n" << std::flush;
+}
+
+}  // namespace nl

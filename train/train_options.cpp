@@ -1,0 +1,37 @@
+// Reading the "train" section (see train/train_options.h).
+#include "train/train_options.h"
+
+namespace nl {
+
+TrainOptions read_train_options(ConfigReader& cfg) {
+  TrainOptions o;
+  o.steps = cfg.get_int("steps", o.steps, "optimizer steps to run (0: use train.epochs)", 0, 100000000);
+  o.epochs = cfg.get_int("epochs", o.epochs,
+                         "passes over the train split; when > 0 it sets the step count and "
+                         "train.steps must be 0",
+                         0, 100000);
+  if (o.steps > 0 && o.epochs > 0)
+    cfg.fail("epochs", "set either train.steps or train.epochs, not both (steps " +
+                           std::to_string(o.steps) + ", epochs " + std::to_string(o.epochs) + ")");
+  if (o.steps == 0 && o.epochs == 0) cfg.fail("steps", "one of train.steps or train.epochs must be > 0");
+  o.batch_size = cfg.get_int("batch_size", o.batch_size, "examples per training batch", 1, 65536);
+  o.log_interval = cfg.get_int("log_interval", o.log_interval,
+                               "steps between train log lines (loss and metric averaged over them)",
+                               1, 100000000);
+  o.eval_interval = cfg.get_int("eval_interval", o.eval_interval,
+                                "steps between evaluations on val (0: only at the end)", 0, 100000000);
+  o.eval_batches = cfg.get_int("eval_batches", o.eval_batches,
+                               "batches per evaluation, from the start of the split (0: all)", 0,
+                               100000000);
+  o.checkpoint_interval = cfg.get_int("checkpoint_interval", o.checkpoint_interval,
+                                      "steps between checkpoints (0: only at the end and on Ctrl-C)",
+                                      0, 100000000);
+  o.bn_train_mode_eval = cfg.get_bool(
+      "bn_train_mode_eval", o.bn_train_mode_eval,
+      "for models with BatchNorm, also evaluate val in train mode (batch statistics, nothing "
+      "updated) and report the gap to eval mode");
+  cfg.finish();
+  return o;
+}
+
+}  // namespace nl
