@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/threading.h"
 
 namespace nl {
 namespace {
@@ -119,9 +120,13 @@ void GradSink::add(size_t i, const Tensor& g) {
   float* d = dst.data();
   const float* s = g.data();
   const int64_t n = dst.numel();
-  if (overwrite) std::memcpy(d, s, sizeof(float) * n);
-  else
-    for (int64_t k = 0; k < n; ++k) d[k] += s[k];
+  if (overwrite) {
+    if (n) std::memcpy(d, s, sizeof(float) * n);
+  } else {
+    parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) d[k] += s[k];
+    });
+  }
 }
 
 // ---- the engine ------------------------------------------------------------------------------
