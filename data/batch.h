@@ -24,6 +24,7 @@ struct DatasetInfo {
   bool sequential = true;    // false: flat examples (B, feature_dim), no time axis, no mask
   int64_t max_length = 0;    // longest sequence in any split (positional tables size from it)
   std::vector<std::string> class_names;  // optional, for reports
+  std::vector<std::string> vocab;        // optional: the text of each token id (character data)
 };
 
 struct Batch {

@@ -39,7 +39,7 @@ const Dataset& DataSplits::split(const std::string& name) const {
   throw ValueError("unknown split '" + name + "' (expected train, val or test)");
 }
 
-uint64_t fnv1a64(const std::string& bytes, uint64_t basis) {
+uint64_t fnv1a64(std::string_view bytes, uint64_t basis) {
   uint64_t h = basis;
   for (unsigned char c : bytes) {
     h ^= c;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config_reader.h"
@@ -83,7 +84,7 @@ std::shared_ptr<DataSplits> make_dataset(ConfigReader& cfg, uint64_t seed);
 // not depend on the sizes of the others. splitmix64 of the seed mixed with a string hash.
 uint64_t derive_seed(uint64_t seed, const std::string& stream);
 // FNV-1a 64-bit hash of a byte string (stable across runs and machines).
-uint64_t fnv1a64(const std::string& bytes, uint64_t basis = 1469598103934665603ull);
+uint64_t fnv1a64(std::string_view bytes, uint64_t basis = 1469598103934665603ull);
 
 // Sets info.max_length from the three splits.
 void finish_info(DataSplits& s);
