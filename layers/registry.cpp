@@ -4,9 +4,13 @@
 #include "layers/registry.h"
 
 #include "layers/activation.h"
+#include "layers/batchnorm.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
+#include "layers/identity.h"
+#include "layers/layernorm.h"
 #include "layers/linear.h"
+#include "layers/rmsnorm.h"
 #include "layers/sequential.h"
 
 namespace nl {
@@ -23,6 +27,10 @@ LayerRegistry& layer_registry() {
     r->add("tanh", make_tanh, "hyperbolic tangent");
     r->add("sigmoid", make_sigmoid, "logistic sigmoid");
     r->add("sequential", make_sequential, "a chain of layers given in \"layers\"");
+    r->add("layernorm", make_layernorm, "LayerNorm over the trailing feature dims (Ba et al. 2016)");
+    r->add("batchnorm", make_batchnorm, "BatchNorm over the feature axis, maskable, per-step mode");
+    r->add("rmsnorm", make_rmsnorm, "RMSNorm: x / RMS(x) * gamma (Zhang & Sennrich 2019)");
+    r->add("none", make_identity, "no normalisation (identity)");
     return r;
   }();
   return *registry;

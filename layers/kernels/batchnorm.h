@@ -1,0 +1,63 @@
+// BatchNorm (Ioffe & Szegedy 2015, arXiv 1502.03167, Alg. 1-2) over the feature (last) axis:
+// fused forward and backward kernels over a contiguous (R, C) view with an optional row mask,
+// a naive double reference for tests, and the differentiable function batch_norm() that
+// records an autograd node and updates running statistics.
+#pragma once
+#include "core/tensor.h"
+#include "layers/kernels/norm_common.h"
+
+namespace nl {
+
+namespace kernels {
+
+// Per-channel batch statistics over the valid rows (mask == null, or mask[r] != 0).
+// x: (R, C); mask: (R) or null; n: number of valid rows (> 0).
+// Outputs (C): mean = mean_hi + mean_lo (split_mean), var (biased; may be null), rstd.
+// Two passes with double accumulation inside blocks of rows (the block stays in cache), blocks
+// merged by Chan et al.'s pairwise update: x is streamed from memory once. Parallel over
+// channels; each channel's result does not depend on the thread count.
+void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
+                     float* mean, float* mean_lo, float* var, float* rstd);
+
+// y = ((x - mean) * rstd) * gamma + beta on valid rows, 0 on masked rows.
+// x, y: (R, C); gamma, beta: (C) or null; mean, mean_lo, rstd: (C).
+void batchnorm_apply(const float* x, const float* mask, const float* gamma, const float* beta,
+                     const float* mean, const float* mean_lo, const float* rstd, int64_t R,
+                     int64_t C, float* y);
+
+// Backward over the n valid rows. With batch statistics (training), x̂ = (x - mean) * rstd:
+//   dx = gamma * rstd * (dy - mean(dy) - x̂ * mean(dy * x̂))   (means over the n valid rows)
+// with fixed statistics (eval, or the running-stat fallback): dx = gamma * rstd * dy.
+// Both: dgamma = Σ dy * x̂, dbeta = Σ dy over valid rows; masked rows get dx = 0.
+// The per-channel sums run parallel over channels, each in a fixed row order (deterministic).
+void batchnorm_backward(const float* dy, const float* x, const float* mask, const float* gamma,
+                        const float* mean, const float* mean_lo, const float* rstd, int64_t R,
+                        int64_t C, int64_t n, bool batch_stats, const NormGrads& grads);
+
+// Naive double-precision BatchNorm of x viewed as (R, C) with optional mask (R, any shape),
+// gamma/beta (C), dy. training: batch statistics (mean/var filled); otherwise the given
+// running_mean/running_var (C) are used.
+NormReference batchnorm_reference(const Tensor& x, const Tensor& mask, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& dy, double eps, bool training,
+                                  const Tensor& running_mean = Tensor(),
+                                  const Tensor& running_var = Tensor());
+
+}  // namespace kernels
+
+// Number of nonzero entries of a mask (all rows when the mask is undefined).
+int64_t count_valid(const Tensor& mask, int64_t rows);
+
+// BatchNorm over the last axis of x ((N,C), (B,T,C), ...) (PyTorch's F.batch_norm).
+// mask: shaped like x without its last axis (nonzero = valid) or undefined; masked positions
+// neither enter the statistics nor receive gradient, and their output is 0.
+// training = true: normalise with the batch's statistics (biased variance) and, when
+// running_mean/running_var are defined, update them in place:
+//   running = (1 - momentum) * running + momentum * batch, with the unbiased variance m/(m-1).
+// Needs more than one valid row (ValueError otherwise).
+// training = false: normalise with running_mean/running_var (both required).
+// weight, bias: (C) or undefined. Differentiable in x, weight and bias.
+Tensor batch_norm(const Tensor& x, const Tensor& mask, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  float momentum = 0.1f, float eps = 1e-5f);
+
+}  // namespace nl

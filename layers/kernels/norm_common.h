@@ -1,0 +1,110 @@
+// Pieces shared by the fused norm kernels (layernorm, rmsnorm, groupnorm, batchnorm): lane-wise
+// sums with double accumulation, the gradient destinations of a backward call, and the shape
+// of a naive double-precision reference result used by the tests.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace nl::kernels {
+
+// Independent accumulators per reduction. Without -ffast-math the compiler may not reorder a
+// float sum, so a single accumulator would stay scalar; fixed lane arrays vectorise and are
+// combined in a fixed order (deterministic).
+constexpr int kDoubleLanes = 16;
+constexpr int kFloatLanes = 32;
+
+// Sum of x[0..n) accumulated in double.
+inline double sum_double(const float* x, int64_t n) {
+  double acc[kDoubleLanes] = {};
+  int64_t i = 0;
+  for (; i + kDoubleLanes <= n; i += kDoubleLanes)
+    for (int k = 0; k < kDoubleLanes; ++k) acc[k] += static_cast<double>(x[i + k]);
+  double s = 0.0;
+  for (; i < n; ++i) s += x[i];
+  for (int k = 0; k < kDoubleLanes; ++k) s += acc[k];
+  return s;
+}
+
+// Sum of x[i]^2 over x[0..n) accumulated in double (RMSNorm's mean square).
+inline double sum_sq_double(const float* x, int64_t n) {
+  double acc[kDoubleLanes] = {};
+  int64_t i = 0;
+  for (; i + kDoubleLanes <= n; i += kDoubleLanes)
+    for (int k = 0; k < kDoubleLanes; ++k) {
+      const double v = x[i + k];
+      acc[k] += v * v;
+    }
+  double s = 0.0;
+  for (; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  for (int k = 0; k < kDoubleLanes; ++k) s += acc[k];
+  return s;
+}
+
+struct Moments {
+  double mean = 0.0;
+  double var = 0.0;  // biased (divides by n), clamped at 0
+};
+
+// Two-pass mean and biased variance of x[0..n) (n > 0). Pass 1: the mean in double. Pass 2:
+// deviations from the float-rounded mean m (exact in float when x is near m, Sterbenz), their
+// sum s1 and square sum s2 in double; mean = m + s1/n, var = s2/n - (s1/n)^2 (s1 only corrects
+// the rounding of m, so nothing large cancels). Never E[x^2]-E[x]^2 on raw values.
+inline Moments row_moments(const float* x, int64_t n) {
+  const double m1 = sum_double(x, n) / static_cast<double>(n);
+  const float m = static_cast<float>(m1);
+  double a1[kDoubleLanes] = {}, a2[kDoubleLanes] = {};
+  int64_t i = 0;
+  for (; i + kDoubleLanes <= n; i += kDoubleLanes)
+    for (int k = 0; k < kDoubleLanes; ++k) {
+      const double d = static_cast<double>(x[i + k] - m);
+      a1[k] += d;
+      a2[k] += d * d;
+    }
+  double s1 = 0.0, s2 = 0.0;
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i] - m);
+    s1 += d;
+    s2 += d * d;
+  }
+  for (int k = 0; k < kDoubleLanes; ++k) {
+    s1 += a1[k];
+    s2 += a2[k];
+  }
+  const double inv_n = 1.0 / static_cast<double>(n);
+  Moments out;
+  out.mean = m + s1 * inv_n;
+  out.var = std::max(0.0, s2 * inv_n - (s1 * inv_n) * (s1 * inv_n));
+  return out;
+}
+
+// Splits a double mean into a float and the float of its rounding error, so that kernels can
+// form x - mean as (x - hi) - lo: at mean 1e4 and std 1e-2 the float rounding of the mean alone
+// (up to 5e-4) would be 5% of a standard deviation.
+inline void split_mean(double mean, float* hi, float* lo) {
+  *hi = static_cast<float>(mean);
+  *lo = static_cast<float>(mean - static_cast<double>(*hi));
+}
+
+// Where a backward writes: each pointer may be null (gradient not needed); *_add says whether
+// to add into the buffer (it holds other contributions) or overwrite it (fresh buffer).
+struct NormGrads {
+  float* dx = nullptr;
+  bool dx_add = false;
+  float* dgamma = nullptr;
+  bool dgamma_add = false;
+  float* dbeta = nullptr;
+  bool dbeta_add = false;
+};
+
+// The result of a naive double-precision reference (tests compare the fused kernels to it).
+struct NormReference {
+  std::vector<double> y, dx, dgamma, dbeta;  // dx/dgamma/dbeta empty when no dy was given
+  std::vector<double> mean, var;              // per row (LN/GN), per channel (BN); RMSNorm: var = mean square
+};
+
+// Writes v into dst (overwrite) or adds it (accumulate).
+inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
+
+}  // namespace nl::kernels
