@@ -120,7 +120,7 @@ TEST_CASE("LayerNorm agrees with the same function composed from primitive ops",
   }
 }
 
-TEST_CASE("LayerNorm of [1,0,0,0] is [1.732,-0.577,-0.577,-0.577] (biased var, eps in sqrt)",
+TEST_CASE("LayerNorm of x = 1 0 0 0 is 1.732 -0.577 -0.577 -0.577 (biased var, eps in sqrt)",
           "[layers][layernorm]") {
   // Pitfall 9: unbiased std with eps added to the std would give [1.5,-0.5,-0.5,-0.5].
   LayerNorm ln(LayerNormOptions{{4}, 1e-5, true});
