@@ -12,7 +12,7 @@
 #include "core/normlab.h"
 #include "layers/kernels/batchnorm.h"
 #include "layers/kernels/layernorm.h"
-#include "layers/kernels/rmsnorm.h"
+#include "layers/rmsnorm.h"
 
 namespace nl::cli {
 namespace {

@@ -1,12 +1,172 @@
-// RMSNorm module: options, parameter, forward through the fused kernel, registry factory.
+// RMSNorm: forward + backward kernels, the naive reference, rms_norm(), the module and its
+// factory (see the header).
 #include "layers/rmsnorm.h"
 
+#include <cmath>
 #include <sstream>
+#include <vector>
 
+#include "core/autograd.h"
 #include "core/error.h"
-#include "layers/kernels/rmsnorm.h"
+#include "core/threading.h"
 
 namespace nl {
+namespace kernels {
+namespace {
+
+constexpr int64_t kGrainElems = 1 << 14;
+int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C)); }
+
+// One row of the backward: b = mean(dŷ x̂) in float lanes plus the dgamma partial, then dx.
+template <bool kG, bool kParams>
+void backward_row(const float* dy, const float* x, const float* g, float rr, int64_t C,
+                  float* pdg, float* dx, bool dx_add) {
+  float sb[kFloatLanes] = {};
+  int64_t j = 0;
+  for (; j + kFloatLanes <= C; j += kFloatLanes)
+    for (int k = 0; k < kFloatLanes; ++k) {
+      const float xh = x[j + k] * rr;
+      const float d = kG ? dy[j + k] * g[j + k] : dy[j + k];
+      sb[k] += d * xh;
+      if constexpr (kParams) pdg[j + k] += dy[j + k] * xh;
+    }
+  float b = 0.0f;
+  for (; j < C; ++j) {
+    const float xh = x[j] * rr;
+    const float d = kG ? dy[j] * g[j] : dy[j];
+    b += d * xh;
+    if constexpr (kParams) pdg[j] += dy[j] * xh;
+  }
+  if (!dx) return;
+  for (int k = 0; k < kFloatLanes; ++k) b += sb[k];
+  b /= static_cast<float>(C);
+  for (j = 0; j < C; ++j) {
+    const float xh = x[j] * rr;
+    const float d = kG ? dy[j] * g[j] : dy[j];
+    store(dx + j, rr * (d - xh * b), dx_add);
+  }
+}
+
+}  // namespace
+
+void rmsnorm_forward(const float* x, const float* gamma, int64_t R, int64_t C, float eps,
+                     float* y, float* rrms) {
+  if (C <= 0) return;
+  parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * C;
+      float* yr = y + r * C;
+      const double ms = sum_sq_double(xr, C) / static_cast<double>(C);
+      const float rr = static_cast<float>(1.0 / std::sqrt(ms + static_cast<double>(eps)));
+      rrms[r] = rr;
+      if (gamma)
+        for (int64_t j = 0; j < C; ++j) yr[j] = xr[j] * rr * gamma[j];
+      else
+        for (int64_t j = 0; j < C; ++j) yr[j] = xr[j] * rr;
+    }
+  });
+}
+
+void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const float* rrms,
+                      int64_t R, int64_t C, const NormGrads& grads) {
+  if (C <= 0 || R <= 0) return;
+  const bool params = grads.dgamma != nullptr;
+  const int64_t grain = row_grain(C);
+  const int chunks = parallel_chunks(R, grain);
+  std::vector<float> partial(params ? static_cast<size_t>(chunks * C) : 0, 0.0f);
+  parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {
+    float* pdg = params ? partial.data() + c * C : nullptr;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* dyr = dy + r * C;
+      const float* xr = x + r * C;
+      float* dxr = grads.dx ? grads.dx + r * C : nullptr;
+      if (gamma && params) backward_row<true, true>(dyr, xr, gamma, rrms[r], C, pdg, dxr, grads.dx_add);
+      else if (gamma) backward_row<true, false>(dyr, xr, gamma, rrms[r], C, pdg, dxr, grads.dx_add);
+      else if (params) backward_row<false, true>(dyr, xr, gamma, rrms[r], C, pdg, dxr, grads.dx_add);
+      else backward_row<false, false>(dyr, xr, gamma, rrms[r], C, pdg, dxr, grads.dx_add);
+    }
+  });
+  if (!params) return;
+  for (int64_t j = 0; j < C; ++j) {
+    float s = 0.0f;
+    for (int c = 0; c < chunks; ++c) s += partial[c * C + j];  // fixed chunk order
+    store(grads.dgamma + j, s, grads.dgamma_add);
+  }
+}
+
+NormReference rmsnorm_reference(const Tensor& x, int64_t C, const Tensor& gamma, const Tensor& dy,
+                                double eps) {
+  const int64_t R = x.numel() / C;
+  const float* px = x.data();
+  NormReference ref;
+  ref.y.resize(R * C);
+  ref.var.resize(R);
+  const bool back = dy.defined();
+  if (back) {
+    ref.dx.resize(R * C);
+    ref.dgamma.assign(C, 0.0);
+  }
+  for (int64_t r = 0; r < R; ++r) {
+    double ms = 0.0;
+    for (int64_t j = 0; j < C; ++j) ms += static_cast<double>(px[r * C + j]) * px[r * C + j];
+    ms /= C;
+    ref.var[r] = ms;
+    const double rr = 1.0 / std::sqrt(ms + eps);
+    double b = 0.0;
+    for (int64_t j = 0; j < C; ++j) {
+      const double g = gamma.defined() ? gamma.data()[j] : 1.0;
+      const double xh = px[r * C + j] * rr;
+      ref.y[r * C + j] = xh * g;
+      if (back) {
+        const double d = dy.data()[r * C + j];
+        b += d * g * xh;
+        ref.dgamma[j] += d * xh;
+      }
+    }
+    if (!back) continue;
+    b /= C;
+    for (int64_t j = 0; j < C; ++j) {
+      const double g = gamma.defined() ? gamma.data()[j] : 1.0;
+      ref.dx[r * C + j] = rr * (dy.data()[r * C + j] * g - px[r * C + j] * rr * b);
+    }
+  }
+  return ref;
+}
+
+}  // namespace kernels
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+  if (!x.defined() || x.dim() < 1) throw ShapeError("rms_norm: expected an input with a feature axis");
+  const int64_t C = x.size(-1);
+  if (weight.defined() && weight.shape() != Shape{C})
+    throw ShapeError("rms_norm: weight of shape " + shape_str(weight.shape()) +
+                     " does not match the last axis of input " + shape_str(x.shape()));
+  if (!(eps > 0.0f)) throw ValueError("rms_norm: eps must be > 0, got " + std::to_string(eps));
+  const int64_t R = C ? x.numel() / C : 0;
+  Tensor y = Tensor::empty(x.shape());
+  Tensor rrms = Tensor::empty({R});
+  kernels::rmsnorm_forward(x.data(), weight.defined() ? weight.data() : nullptr, R, C, eps,
+                           y.data(), rrms.data());
+  if (needs_grad({&x, &weight})) {
+    record(y, "rms_norm", {x, weight}, [x, weight, rrms, R, C](const Tensor& dy, GradSink& sink) {
+      kernels::NormGrads g;
+      bool fresh = false;
+      if (sink.needs(0)) {
+        g.dx = sink.target(0, &fresh).data();
+        g.dx_add = !fresh;
+      }
+      if (sink.needs(1)) {
+        g.dgamma = sink.target(1, &fresh).data();
+        g.dgamma_add = !fresh;
+      }
+      kernels::rmsnorm_backward(dy.data(), x.data(), weight.defined() ? weight.data() : nullptr,
+                                rrms.data(), R, C, g);
+    });
+  }
+  return y;
+}
+
+// ---- the module ----------------------------------------------------------------------------
 
 RMSNorm::RMSNorm(const RMSNormOptions& options) : options_(options) {
   if (options_.features <= 0)

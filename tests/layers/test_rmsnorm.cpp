@@ -2,7 +2,6 @@
 // gradchecks on 2-D and 3-D inputs with and without weight, registry; the "none" norm.
 #include "helpers.h"
 #include "layers/identity.h"
-#include "layers/kernels/rmsnorm.h"
 #include "layers/rmsnorm.h"
 
 using namespace nl;
