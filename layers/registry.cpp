@@ -4,6 +4,7 @@
 #include "layers/registry.h"
 
 #include "layers/activation.h"
+#include "layers/attention.h"
 #include "layers/batchnorm.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
@@ -11,7 +12,9 @@
 #include "layers/layernorm.h"
 #include "layers/linear.h"
 #include "layers/rmsnorm.h"
+#include "layers/rnn.h"
 #include "layers/sequential.h"
+#include "layers/transformer_block.h"
 
 namespace nl {
 
@@ -31,6 +34,9 @@ LayerRegistry& layer_registry() {
     r->add("batchnorm", make_batchnorm, "BatchNorm over the feature axis, maskable, per-step mode");
     r->add("rmsnorm", make_rmsnorm, "RMSNorm: x / RMS(x) * gamma (Zhang & Sennrich 2019)");
     r->add("none", make_identity, "no normalisation (identity)");
+    r->add("rnn", make_rnn, "Elman RNN over (B,T,F) with a mask and an optional cell norm");
+    r->add("attention", make_attention, "multi-head self-attention with causal and key-padding masks");
+    r->add("transformer_block", make_transformer_block, "transformer block, pre- or post-norm, pluggable norm");
     return r;
   }();
   return *registry;

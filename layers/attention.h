@@ -1,0 +1,64 @@
+// Multi-head self-attention (Vaswani et al. 2017): Q, K, V from one (d -> 3d) projection,
+// softmax(Q Kᵀ / √dh + mask) V per head, heads merged and projected back to d.
+// Masks: causal (position t attends to keys <= t) and key padding ((B,T), nonzero = real
+// token; padded keys get zero weight). A query row whose keys are all masked gets all-zero
+// weights (the softmax of an all -inf row is defined as zeros), so its output is the output
+// projection's bias — finite, never NaN.
+#pragma once
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "layers/module.h"
+#include "layers/registry.h"
+
+namespace nl {
+
+class Linear;
+class Dropout;
+
+struct AttentionOptions {
+  int64_t d_model = 0;
+  int64_t heads = 1;     // d_model must be divisible by heads
+  double dropout = 0.0;  // on the attention weights, training only
+  bool bias = true;      // in the input and output projections
+  bool causal = false;   // default for forward(); forward(x, mask, causal) overrides
+};
+
+class MultiheadAttention : public Module {
+ public:
+  // Projections are initialised by Linear's PyTorch init from `rng`.
+  MultiheadAttention(const AttentionOptions& options, Rng& rng);
+
+  // x: (B,T,d); key_padding_mask: (B,T) nonzero = real token, or undefined -> (B,T,d).
+  Tensor forward(const Tensor& x, const Tensor& key_padding_mask, bool causal);
+  Tensor forward(const Tensor& x) override { return forward(x, Tensor(), options_.causal); }
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override {
+    return forward(x, mask, options_.causal);
+  }
+
+  std::string type_name() const override { return "MultiheadAttention"; }
+  std::string extra_repr() const override;
+  const AttentionOptions& options() const { return options_; }
+
+  std::shared_ptr<Linear> in_proj;        // (d -> 3d): rows [0,d) Q, [d,2d) K, [2d,3d) V
+  std::shared_ptr<Linear> out_proj;       // (d -> d)
+  std::shared_ptr<Dropout> attn_dropout;  // null when dropout == 0
+
+ private:
+  AttentionOptions options_;
+};
+
+// ---- head reshuffles (differentiable; exposed for tests) -----------------------------------
+// qkv: (B,T,3d) -> part p (0 = Q, 1 = K, 2 = V) as (B*heads, T, dh), multiplied by `scale`.
+Tensor split_heads(const Tensor& qkv, int64_t part, int64_t heads, float scale = 1.0f);
+// o: (B*heads, T, dh) -> (B,T,heads*dh).
+Tensor merge_heads(const Tensor& o, int64_t heads);
+// The additive-mask pattern as a fill mask for (B,heads,T,T) scores: 1 where the key must be
+// hidden (padding or future), shaped (B,1,T,T) with a key-padding mask or (T,T) without.
+// Undefined when nothing is masked.
+Tensor attention_fill_mask(const Tensor& key_padding_mask, int64_t B, int64_t T, bool causal);
+
+// Registry factory: {"type": "attention", "heads": 4, "dropout": 0.0, "bias": true,
+// "causal": false}; d_model defaults to args.features.
+ModulePtr make_attention(ConfigReader& cfg, const LayerArgs& args);
+
+}  // namespace nl
