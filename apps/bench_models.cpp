@@ -4,6 +4,7 @@
 // that anchors/pytorch/run.sh writes) PyTorch's numbers from the same machine are printed
 // alongside: config t1 when normlab runs on 1 thread, t1b2 on 2.
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "apps/bench_util.h"
 #include "apps/commands.h"
 #include "core/normlab.h"
+#include "core/storage.h"
 #include "models/model.h"
 #include "optim/adam.h"
 
@@ -122,6 +124,13 @@ std::map<std::pair<std::string, std::string>, double> read_torch(const std::stri
   return out;
 }
 
+// CPU time of the whole process (all threads), ms.
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 }  // namespace
 
 void register_bench_models(CLI::App& bench) {
@@ -139,7 +148,7 @@ void register_bench_models(CLI::App& bench) {
     const std::string cfg = num_threads() == 1 ? "t1" : "t1b2";
     std::printf("normlab bench models: ms per training step (fwd + loss + bwd + Adam), %d thread(s)\n",
                 num_threads());
-    std::printf("%-10s %5s %9s %9s %8s", "workload", "batch", "median", "best", "GFLOP/s");
+    std::printf("%-10s %5s %9s %9s %9s %8s %7s", "workload", "batch", "median", "best", "cpu ms", "GFLOP/s", "allocs");
     if (!torch.empty()) std::printf(" %12s %7s", ("torch " + cfg).c_str(), "ratio");
     std::printf("\n");
     for (const Workload& w : workloads()) {
@@ -159,9 +168,15 @@ void register_bench_models(CLI::App& bench) {
         opt.zero_grad();
       };
       step(), step();  // warm-up beyond time_it's one: buffers, caches, Adam state
+      const int64_t allocs0 = allocator_stats().system_allocs;
+      const double cpu0 = cpu_ms();
       const Timing t = time_it(step, reps);
-      std::printf("%-10s %5lld %9.3f %9.3f %8.1f", w.name.c_str(), static_cast<long long>(w.B),
-                  t.median_ms, t.best_ms, w.gflop / (t.median_ms * 1e-3));
+      // Process CPU time per step: on a loaded machine wall time also counts waiting for a core.
+      const double cpu = (cpu_ms() - cpu0) / (reps + 1);
+      // System allocations per timed step: 0 when the caching allocator reuses every buffer.
+      const double allocs = static_cast<double>(allocator_stats().system_allocs - allocs0) / (reps + 1);
+      std::printf("%-10s %5lld %9.3f %9.3f %9.3f %8.1f %7.1f", w.name.c_str(), static_cast<long long>(w.B),
+                  t.median_ms, t.best_ms, cpu, w.gflop / (t.median_ms * 1e-3), allocs);
       auto it = torch.find({w.torch_name, cfg});
       if (it != torch.end()) std::printf(" %12.3f %6.2fx", it->second, t.median_ms / it->second);
       std::printf("\n");
