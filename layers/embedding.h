@@ -20,7 +20,8 @@ class Embedding : public Module {
   Tensor forward(const Tensor& ids) override;
 
   // PyTorch's init: N(0, 1).
-  void reset_parameters(Rng& rng);
+  void reset_parameters(Rng& rng) override;
+  using Module::reset_parameters;
 
   std::string type_name() const override { return "Embedding"; }
   std::string extra_repr() const override;

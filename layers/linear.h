@@ -24,7 +24,8 @@ class Linear : public Module {
 
   // PyTorch's init: weight Kaiming-uniform with a = √5, i.e. U(±gain·√(3/fan_in)) with
   // gain = √(2/(1+a²)) (He et al. 2015), which comes to U(±1/√fan_in); bias U(±1/√fan_in).
-  void reset_parameters(Rng& rng);
+  void reset_parameters(Rng& rng) override;
+  using Module::reset_parameters;
   // The weight's init bound gain·√(3/fan_in) (exposed for tests and docs).
   static double weight_bound(int64_t fan_in);
 

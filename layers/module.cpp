@@ -109,6 +109,11 @@ int64_t Module::num_parameters() const {
   return n;
 }
 
+void Module::reset_parameters(Rng& rng) {
+  reset_parameters();
+  for (auto& [_, child] : children_) child->reset_parameters(rng);
+}
+
 // ---- mode ----------------------------------------------------------------------------------------
 void Module::train(bool on) {
   const bool changed = training_ != on;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/rng.h"
 #include "core/tensor.h"
 
 namespace nl {
@@ -20,10 +21,13 @@ class Module : public std::enable_shared_from_this<Module> {
   virtual std::string type_name() const = 0;
   // Extra text for the printed tree ("in=3, out=4, bias=true").
   virtual std::string extra_repr() const { return ""; }
-  // Re-initialises parameters with the layer's default init (PyTorch's, unless stated).
-  // Layers with random init also offer reset_parameters(Rng&); this overload is for layers
-  // whose init is deterministic (norms: gamma=1, beta=0).
+  // Re-initialises this module's own parameters with a deterministic default init (norms:
+  // gamma=1, beta=0). Layers with random init override reset_parameters(Rng&) instead.
   virtual void reset_parameters() {}
+  // Re-initialises the whole tree: by default reset_parameters() for this module, then each
+  // child's reset_parameters(rng) in registration order (so one seed gives one init).
+  // Layers with random init (Linear, Embedding) override it for their own parameters.
+  virtual void reset_parameters(Rng& rng);
   // The width of the output feature axis for an input feature width `in` (Sequential and the
   // registries chain widths with it). Shape-preserving layers keep the default.
   virtual int64_t output_features(int64_t in) const { return in; }

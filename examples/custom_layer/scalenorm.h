@@ -21,6 +21,7 @@ class ScaleNorm : public nl::Module {
   explicit ScaleNorm(const ScaleNormOptions& options);
   nl::Tensor forward(const nl::Tensor& x) override { return scalenorm(x, g, options_.eps); }
   void reset_parameters() override;  // g = √C
+  using nl::Module::reset_parameters;
   std::string type_name() const override { return "ScaleNorm"; }
   std::string extra_repr() const override;
 
