@@ -3,6 +3,7 @@
 // effective GB/s with the anchors' minimal-bytes convention (fwd: 2·R·C·4, fwd+bwd: 5·R·C·4,
 // as ../shared/anchors/pytorch/torch_norms.py counts them). Run it with --threads 1 and 2.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -17,9 +18,21 @@
 namespace nl::cli {
 namespace {
 
-// Median µs per call: calls are grouped so that one repetition lasts >= min_ms.
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+struct PerCall {
+  double wall_us;  // median over repetitions
+  double cpu_us;   // process CPU time / calls: on a loaded machine (other processes on the
+                   // cores) this is the kernel's own cost, summed over its threads
+};
+
+// µs per call: calls are grouped so that one repetition lasts >= min_ms.
 template <class F>
-double us_per_call(F&& f, double min_ms, int reps) {
+PerCall us_per_call(F&& f, double min_ms, int reps) {
   f();
   int inner = 1;
   for (;;) {
@@ -30,10 +43,12 @@ double us_per_call(F&& f, double min_ms, int reps) {
     if (ms >= min_ms || inner >= (1 << 20)) break;
     inner *= 2;
   }
+  const double c0 = cpu_ms();
   const Timing t = time_it([&] {
     for (int i = 0; i < inner; ++i) f();
   }, reps);
-  return t.median_ms * 1e3 / inner;
+  const double cpu = cpu_ms() - c0;
+  return {t.median_ms * 1e3 / inner, cpu * 1e3 / (static_cast<double>(inner) * (reps + 1))};
 }
 
 }  // namespace
@@ -52,8 +67,9 @@ void register_bench_norms(CLI::App& bench) {
         {8192, 512}, {2048, 128}, {8192, 256}, {8192, 1024}, {512, 64}};
     std::printf("# bench norms, %d thread(s): median µs per call, effective GB/s "
                 "(minimal bytes: fwd 2·R·C·4, fwd+bwd 5·R·C·4)\n", num_threads());
-    std::printf("# %-10s %6s %5s | %10s %7s | %10s %7s\n", "op", "R", "C", "fwd µs", "GB/s",
-                "fwd+bwd µs", "GB/s");
+    std::printf("# %-10s %6s %5s | %10s %7s %8s | %10s %7s %8s\n", "op", "R", "C", "fwd µs",
+                "GB/s", "cpu µs", "fwd+bwd µs", "GB/s", "cpu µs");
+    std::printf("# %44s(kernels only: fwd+bwd µs, GB/s)\n", "");
     for (const std::string& op : ops) {
       for (auto [R, C] : shapes) {
         Rng rng(0);
@@ -68,17 +84,46 @@ void register_bench_norms(CLI::App& bench) {
           if (op == "rmsnorm") return rms_norm(x, w);
           throw ValueError("bench norms: unknown op '" + op + "' (layernorm, batchnorm, rmsnorm)");
         };
-        const double f_us = us_per_call([&] { Tensor y = fwd(); }, min_ms, reps);
-        const double fb_us = us_per_call([&] {
+        const PerCall f = us_per_call([&] { Tensor y = fwd(); }, min_ms, reps);
+        const PerCall fb = us_per_call([&] {
           x.zero_grad();  // fresh gradients each call, like torch.autograd.grad
           w.zero_grad();
           b.zero_grad();
           fwd().backward(dy);
         }, min_ms, reps);
+        // The raw kernels (no autograd, no allocation): what the framework adds on top.
+        Tensor y = Tensor::empty({R, C}), dx = Tensor::empty({R, C});
+        Tensor gw = Tensor::empty({C}), gb = Tensor::empty({C});
+        Tensor s1 = Tensor::empty({std::max(R, C)}), s2 = Tensor::empty({std::max(R, C)}),
+               s3 = Tensor::empty({std::max(R, C)});
+        kernels::NormGrads g;
+        g.dx = dx.data();
+        g.dgamma = gw.data();
+        g.dbeta = gb.data();
+        const PerCall raw = us_per_call([&] {
+          if (op == "layernorm") {
+            kernels::layernorm_forward(x.data(), w.data(), b.data(), R, C, 1, 1e-5f, y.data(),
+                                       s1.data(), s2.data(), s3.data());
+            kernels::layernorm_backward(dy.data(), x.data(), w.data(), s1.data(), s2.data(),
+                                        s3.data(), R, C, 1, g);
+          } else if (op == "batchnorm") {
+            kernels::batchnorm_stats(x.data(), nullptr, R, C, 1e-5f, s1.data(), s2.data(),
+                                     nullptr, s3.data());
+            kernels::batchnorm_apply(x.data(), nullptr, w.data(), b.data(), s1.data(), s2.data(),
+                                     s3.data(), R, C, y.data());
+            kernels::batchnorm_backward(dy.data(), x.data(), nullptr, w.data(), s1.data(),
+                                        s2.data(), s3.data(), R, C, R, true, g);
+          } else {
+            kernels::rmsnorm_forward(x.data(), w.data(), R, C, 1e-6f, y.data(), s1.data());
+            kernels::rmsnorm_backward(dy.data(), x.data(), w.data(), s1.data(), R, C, g);
+          }
+        }, min_ms, reps);
         const double bytes = static_cast<double>(R) * C * 4;
-        std::printf("  %-10s %6lld %5lld | %10.1f %7.1f | %10.1f %7.1f\n", op.c_str(),
-                    static_cast<long long>(R), static_cast<long long>(C), f_us,
-                    2 * bytes / (f_us * 1e3), fb_us, 5 * bytes / (fb_us * 1e3));
+        std::printf("  %-10s %6lld %5lld | %10.1f %7.1f %8.1f | %10.1f %7.1f %8.1f | %8.1f %5.1f\n",
+                    op.c_str(), static_cast<long long>(R), static_cast<long long>(C), f.wall_us,
+                    2 * bytes / (f.wall_us * 1e3), f.cpu_us, fb.wall_us,
+                    5 * bytes / (fb.wall_us * 1e3), fb.cpu_us, raw.wall_us,
+                    5 * bytes / (raw.wall_us * 1e3));
         std::fflush(stdout);
       }
     }

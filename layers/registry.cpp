@@ -8,6 +8,7 @@
 #include "layers/batchnorm.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
+#include "layers/groupnorm.h"
 #include "layers/identity.h"
 #include "layers/layernorm.h"
 #include "layers/linear.h"
@@ -33,6 +34,7 @@ LayerRegistry& layer_registry() {
     r->add("layernorm", make_layernorm, "LayerNorm over the trailing feature dims (Ba et al. 2016)");
     r->add("batchnorm", make_batchnorm, "BatchNorm over the feature axis, maskable, per-step mode");
     r->add("rmsnorm", make_rmsnorm, "RMSNorm: x / RMS(x) * gamma (Zhang & Sennrich 2019)");
+    r->add("groupnorm", make_groupnorm, "GroupNorm over channel groups per position (Wu & He 2018)");
     r->add("none", make_identity, "no normalisation (identity)");
     r->add("rnn", make_rnn, "Elman RNN over (B,T,F) with a mask and an optional cell norm");
     r->add("attention", make_attention, "multi-head self-attention with causal and key-padding masks");

@@ -12,8 +12,8 @@ namespace nl::kernels {
 // Independent accumulators per reduction. Without -ffast-math the compiler may not reorder a
 // float sum, so a single accumulator would stay scalar; fixed lane arrays vectorise and are
 // combined in a fixed order (deterministic).
-constexpr int kDoubleLanes = 16;
-constexpr int kFloatLanes = 32;
+constexpr int kDoubleLanes = 32;
+constexpr int kFloatLanes = 64;
 
 // Sum of x[0..n) accumulated in double.
 inline double sum_double(const float* x, int64_t n) {
