@@ -74,7 +74,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   for (const auto& [name, t] : tensors) {
     if (!ok) break;
     const size_t n = static_cast<size_t>(t.numel());
-    ok = std::fwrite(t.data(), sizeof(float), n, f) == n;
+    // an empty tensor has no buffer (data() is null): fwrite must not see it
+    ok = n == 0 || std::fwrite(t.data(), sizeof(float), n, f) == n;
   }
   ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   ok = (std::fclose(f) == 0) && ok;
