@@ -8,6 +8,8 @@ namespace nl::cli {
 void register_version(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_train(CLI::App& app);
+void register_config(CLI::App& app);
 // `normlab bench` families (apps/bench_*.cpp), registered by register_bench.
 void register_bench_matmul(CLI::App& bench);
 void register_bench_norms(CLI::App& bench);
@@ -17,6 +19,8 @@ inline void register_commands(CLI::App& app) {
   register_version(app);
   register_bench(app);
   register_demo(app);
+  register_train(app);
+  register_config(app);
 }
 
 // The exit code a command asked for (0 unless it set one).
