@@ -48,7 +48,10 @@ void register_config(CLI::App& app) {
   cmd->add_flag("--markdown", a->markdown, "Print the reference of every key as Markdown (docs/config.md)");
   cmd->add_option("--check", a->check, "Validate CONFIG.json (with any --set) without training; exit 2 if invalid")
       ->type_name("CONFIG.json");
-  cmd->add_option("--set", a->sets, "With --check: override KEY=VALUE (as for train)")->type_name("KEY=VALUE");
+  cmd->add_option("--set", a->sets, "With --check: override KEY=VALUE (as for train)")->type_name("KEY=VALUE")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);  // one value per --set
   cmd->callback([a, cmd] { run_config(*a, *cmd); });
 }
 

@@ -79,7 +79,10 @@ void register_train(CLI::App& app) {
                   "Override one key, KEY=VALUE with a dotted key and a JSON value (a bare word is a "
                   "string), e.g. --set optim.lr=3e-4 --set model.norm.type=batchnorm. Repeatable; "
                   "applied after the file")
-      ->type_name("KEY=VALUE");
+      ->type_name("KEY=VALUE")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);  // one value per --set
   cmd->add_option("--out", a->out, "Run folder to create (default: runs/<config name>-<date>-<time>)")
       ->type_name("DIR");
   cmd->add_option("--threads", a->threads,

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   } catch (const nl::Error& e) {
     std::cerr << "normlab: error: " << e.what() << "\n";
     return 1;
+  } catch (const std::exception& e) {  // e.g. a file system error: still one line, not an abort
+    std::cerr << "normlab: error: " << e.what() << "\n";
+    return 1;
   }
   return nl::cli::exit_code();
 }

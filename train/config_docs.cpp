@@ -36,7 +36,8 @@ std::vector<std::string> choices(const std::vector<KeyDoc>& docs, const std::str
     std::string item;
     while (std::getline(ss, item, ',')) {
       item.erase(0, item.find_first_not_of(' '));
-      out.push_back(item);
+      // Types named test_* are fixtures that tests register; they are not part of the reference.
+      if (item.rfind("test_", 0) != 0) out.push_back(item);
     }
     return out;
   }
@@ -64,12 +65,26 @@ std::string cell(std::string s) {
   return s;
 }
 
+// A range with test fixtures (test_*) left out of a "one of:" list.
+std::string public_range(const std::string& range) {
+  const std::string prefix = "one of: ";
+  if (range.rfind(prefix, 0) != 0) return range;
+  std::string out;
+  std::stringstream ss(range.substr(prefix.size()));
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(0, item.find_first_not_of(' '));
+    if (item.rfind("test_", 0) != 0) out += (out.empty() ? prefix : ", ") + item;
+  }
+  return out;
+}
+
 void table(std::ostringstream& md, const std::vector<KeyDoc>& docs) {
   md << "| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
   for (const KeyDoc& d : docs) {
     if (d.type == "object") continue;  // sections are headings
     md << "| `" << d.key << "` | " << d.type << " | `" << cell(d.default_value.dump()) << "` | "
-       << cell(d.range) << " | " << cell(d.doc) << " |\n";
+       << cell(public_range(d.range)) << " | " << cell(d.doc) << " |\n";
   }
   md << "\n";
 }

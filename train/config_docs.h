@@ -1,7 +1,7 @@
 // The config reference, generated from the same get_*() calls that validate configs: every
 // key of every section, for every dataset, model and optimizer type, with its type, default,
 // allowed range and one-line doc. `normlab config --markdown` prints it; docs/config.md is its
-// output (a test keeps the two in sync).
+// output (a test keeps the two in sync). Registry types named test_* (test fixtures) are left out.
 #pragma once
 #include <string>
 

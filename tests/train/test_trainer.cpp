@@ -164,3 +164,39 @@ TEST_CASE("train checkpoint opens with an independent safetensors reader", "[tra
   REQUIRE(json::parse(f.metadata.at("train_state")).contains("loader"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("train with BatchNorm reports the train-mode vs eval-mode gap without side effects", "[train]") {
+  const fs::path with_gap = fresh_dir("bn_gap"), without = fresh_dir("bn_nogap"), part = fresh_dir("bn_part");
+  json cfg = tiny_config(30);
+  cfg["model"]["bn"] = true;
+  REQUIRE(train_config(cfg, with_gap).status == RunStatus::completed);
+  int batch_stats = 0;
+  double last_eval_mse = -1;
+  for (const json& r : MetricsLog::read_jsonl((with_gap / "metrics.jsonl").string())) {
+    if (r["split"] == "val" && r["mode"] == "eval") last_eval_mse = r["mse"].get<double>();
+    if (r["mode"] == "batch_stats") {
+      ++batch_stats;
+      REQUIRE(r["split"] == "val");
+      // The gap is batch-statistics minus running-statistics mse, right after the eval record.
+      REQUIRE(r["gap"]["mse"].get<double>() == r["mse"].get<double>() - last_eval_mse);
+      REQUIRE(r["mse"].get<double>() != last_eval_mse);  // the two modes do differ
+    }
+  }
+  REQUIRE(batch_stats == 3);  // at steps 10, 20 and the final evaluation
+  const json summary = json::parse(read_text(with_gap / "summary.json"));
+  REQUIRE(summary["has_batchnorm"] == true);
+  REQUIRE(summary["final"]["val"]["batch_stats"].contains("gap"));
+  // The batch-statistics evaluation restores the running stats: training is unchanged by it.
+  json no_gap = cfg;
+  no_gap["train"]["bn_train_mode_eval"] = false;
+  REQUIRE(train_config(no_gap, without).status == RunStatus::completed);
+  REQUIRE(weights_of(with_gap) == weights_of(without));
+  // And a BN run resumes bit-identically (running stats travel in the checkpoint).
+  REQUIRE(train_config(cfg, part, 13).status == RunStatus::interrupted);
+  RunOptions opt;
+  opt.quiet = true;
+  REQUIRE(resume_run(part.string(), {}, opt).status == RunStatus::completed);
+  REQUIRE(weights_of(part) == weights_of(with_gap));
+  REQUIRE(records_without_timing(part) == records_without_timing(with_gap));
+  fs::remove_all(with_gap), fs::remove_all(without), fs::remove_all(part);
+}
