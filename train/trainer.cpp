@@ -117,8 +117,13 @@ class Trainer {
     InterruptGuard guard;
     t0_ = std::chrono::steady_clock::now();
     if (step_ >= total_) {
+      // The final checkpoint is written after the final evaluation: nothing is left to do.
       progress_.line("run already complete (" + std::to_string(step_) + "/" + std::to_string(total_) + " steps)");
-      return finish(RunStatus::completed, "");
+      RunResult done;
+      done.step = step_;
+      std::ifstream in(dir_file("summary.json"));
+      if (in) done.summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      return done;
     }
     if (step_ == 0)
       progress_.line("training " + std::to_string(total_) + " steps, " +
@@ -154,7 +159,8 @@ class Trainer {
       }
       if (ex_.train.eval_interval > 0 && step_ % ex_.train.eval_interval == 0 && step_ != total_)
         evaluate_val();
-      const bool stop = interrupt_requested() || step_ == opt_.stop_after_step;
+      // A stop request during the last step just lets the run finish normally.
+      const bool stop = (interrupt_requested() || step_ == opt_.stop_after_step) && step_ < total_;
       const bool periodic = ex_.train.checkpoint_interval > 0 && step_ % ex_.train.checkpoint_interval == 0;
       if (stop || (periodic && step_ != total_)) {
         if (!save_checkpoint_checked()) return diverged("weights became non-finite by step " + std::to_string(step_));

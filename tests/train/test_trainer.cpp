@@ -200,3 +200,20 @@ TEST_CASE("train with BatchNorm reports the train-mode vs eval-mode gap without 
   REQUIRE(records_without_timing(part) == records_without_timing(with_gap));
   fs::remove_all(with_gap), fs::remove_all(without), fs::remove_all(part);
 }
+
+TEST_CASE("train resume of a finished run changes nothing", "[train]") {
+  const fs::path dir = fresh_dir("resume_done");
+  REQUIRE(train_config(tiny_config(10), dir).status == RunStatus::completed);
+  const std::string summary = read_text(dir / "summary.json");
+  const auto records = records_without_timing(dir);
+  RunOptions opt;
+  opt.quiet = true;
+  const RunResult r = resume_run(dir.string(), {}, opt);
+  REQUIRE(r.status == RunStatus::completed);
+  REQUIRE(r.step == 10);
+  REQUIRE(read_text(dir / "summary.json") == summary);
+  REQUIRE(records_without_timing(dir) == records);
+  // A missing checkpoint is a clear error.
+  REQUIRE_THROWS_MENTIONING(resume_run((dir / "nope").string(), {}, opt), "no checkpoint");
+  fs::remove_all(dir);
+}
