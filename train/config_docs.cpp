@@ -155,9 +155,7 @@ json default_config(const std::string& model_type, const std::string& data_type)
     cfg["data"] = {{"type", dt}};
     try {
       return build_experiment(cfg).config;
-    } catch (const ConfigError& e) {
-      last_error = e.what();
-    } catch (const DataError& e) {
+    } catch (const Error& e) {  // this dataset does not fit the model (or is not installed)
       last_error = e.what();
     }
   }
@@ -177,8 +175,21 @@ std::string config_reference_markdown() {
      << "of the wrong type or out of range. The effective config (every default filled in) is\n"
      << "written to the run folder as `config.json`; `normlab config --defaults [MODEL]` prints it\n"
      << "without training and `normlab config --check CONFIG.json` validates a file.\n\n";
-  // A data + model pair that builds, so every later section is reached.
-  const json good = default_config();
+  // A data + model pair that builds, so every later section is reached: the default model's,
+  // or else the first model type that has a fitting dataset.
+  json good;
+  try {
+    good = default_config();
+  } catch (const Error&) {
+    for (const std::string& m : choices(run_builders(json::object()).first, "model.type")) {
+      try {
+        good = default_config(m);
+        break;
+      } catch (const Error&) {
+      }
+    }
+    if (good.is_null()) throw ConfigError("config reference: no model type builds with any dataset");
+  }
   const json base_cfg = {{"data", {{"type", good["data"]["type"]}}}, {"model", {{"type", good["model"]["type"]}}}};
   const std::vector<KeyDoc> base = run_builders(base_cfg).first;
   md << "## Top level\n\n";
