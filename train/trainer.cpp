@@ -117,13 +117,15 @@ class Trainer {
     InterruptGuard guard;
     t0_ = std::chrono::steady_clock::now();
     if (step_ >= total_) {
-      // The final checkpoint is written after the final evaluation: nothing is left to do.
-      progress_.line("run already complete (" + std::to_string(step_) + "/" + std::to_string(total_) + " steps)");
+      // A completed run's final checkpoint comes after its final evaluation: nothing is left.
+      std::ifstream in(dir_file("summary.json"));
       RunResult done;
       done.step = step_;
-      std::ifstream in(dir_file("summary.json"));
       if (in) done.summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
-      return done;
+      if (done.summary.is_object() && done.summary.value("status", "") == "completed") {
+        progress_.line("run already complete (" + std::to_string(step_) + "/" + std::to_string(total_) + " steps)");
+        return done;
+      }
     }
     if (step_ == 0)
       progress_.line("training " + std::to_string(total_) + " steps, " +
