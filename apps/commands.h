@@ -7,7 +7,6 @@ namespace nl::cli {
 
 void register_version(CLI::App& app);
 void register_bench(CLI::App& app);
-void register_demo(CLI::App& app);
 void register_train(CLI::App& app);
 void register_config(CLI::App& app);
 // `normlab bench` families (apps/bench_*.cpp), registered by register_bench.
@@ -18,7 +17,6 @@ void register_bench_models(CLI::App& bench);
 inline void register_commands(CLI::App& app) {
   register_version(app);
   register_bench(app);
-  register_demo(app);
   register_train(app);
   register_config(app);
 }
