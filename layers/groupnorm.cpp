@@ -82,20 +82,7 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
   if (needs_grad({&x, &weight, &bias})) {
     record(y, "group_norm", {x, weight, bias},
            [x, weight, mean, mean_lo, rstd, rows, Cg, groups](const Tensor& dy, GradSink& sink) {
-             kernels::NormGrads g;
-             bool fresh = false;
-             if (sink.needs(0)) {
-               g.dx = sink.target(0, &fresh).data();
-               g.dx_add = !fresh;
-             }
-             if (sink.needs(1)) {
-               g.dgamma = sink.target(1, &fresh).data();
-               g.dgamma_add = !fresh;
-             }
-             if (sink.needs(2)) {
-               g.dbeta = sink.target(2, &fresh).data();
-               g.dbeta_add = !fresh;
-             }
+             const kernels::NormGrads g = kernels::norm_grad_targets(sink);
              kernels::layernorm_backward(dy.data(), x.data(),
                                          weight.defined() ? weight.data() : nullptr, mean.data(),
                                          mean_lo.data(), rstd.data(), rows, Cg, groups, g);

@@ -149,16 +149,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
                            y.data(), rrms.data());
   if (needs_grad({&x, &weight})) {
     record(y, "rms_norm", {x, weight}, [x, weight, rrms, R, C](const Tensor& dy, GradSink& sink) {
-      kernels::NormGrads g;
-      bool fresh = false;
-      if (sink.needs(0)) {
-        g.dx = sink.target(0, &fresh).data();
-        g.dx_add = !fresh;
-      }
-      if (sink.needs(1)) {
-        g.dgamma = sink.target(1, &fresh).data();
-        g.dgamma_add = !fresh;
-      }
+      const kernels::NormGrads g = kernels::norm_grad_targets(sink);
       kernels::rmsnorm_backward(dy.data(), x.data(), weight.defined() ? weight.data() : nullptr,
                                 rrms.data(), R, C, g);
     });

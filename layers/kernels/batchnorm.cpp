@@ -319,20 +319,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& mask, const Tensor& weight, con
     record(y, "batch_norm", {x, weight, bias},
            [x, mask, weight, mean, mean_lo, rstd, R, C, n, training](const Tensor& dy,
                                                                      GradSink& sink) {
-             kernels::NormGrads g;
-             bool fresh = false;
-             if (sink.needs(0)) {
-               g.dx = sink.target(0, &fresh).data();
-               g.dx_add = !fresh;
-             }
-             if (sink.needs(1)) {
-               g.dgamma = sink.target(1, &fresh).data();
-               g.dgamma_add = !fresh;
-             }
-             if (sink.needs(2)) {
-               g.dbeta = sink.target(2, &fresh).data();
-               g.dbeta_add = !fresh;
-             }
+             const kernels::NormGrads g = kernels::norm_grad_targets(sink);
              kernels::batchnorm_backward(dy.data(), x.data(),
                                          mask.defined() ? mask.data() : nullptr,
                                          weight.defined() ? weight.data() : nullptr, mean.data(),

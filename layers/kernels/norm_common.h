@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/autograd.h"
+
 namespace nl::kernels {
 
 // Independent accumulators per reduction. Without -ffast-math the compiler may not reorder a
@@ -97,6 +99,26 @@ struct NormGrads {
   float* dbeta = nullptr;
   bool dbeta_add = false;
 };
+
+// The gradient destinations of a norm op recorded with inputs {x, weight[, bias]}: a fresh
+// buffer is overwritten, an existing one is added into (the backward contract).
+inline NormGrads norm_grad_targets(GradSink& sink) {
+  NormGrads g;
+  bool fresh = false;
+  if (sink.needs(0)) {
+    g.dx = sink.target(0, &fresh).data();
+    g.dx_add = !fresh;
+  }
+  if (sink.needs(1)) {
+    g.dgamma = sink.target(1, &fresh).data();
+    g.dgamma_add = !fresh;
+  }
+  if (sink.needs(2)) {
+    g.dbeta = sink.target(2, &fresh).data();
+    g.dbeta_add = !fresh;
+  }
+  return g;
+}
 
 // The result of a naive double-precision reference (tests compare the fused kernels to it).
 struct NormReference {
