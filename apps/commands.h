@@ -9,6 +9,9 @@ void register_version(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_train(CLI::App& app);
 void register_config(CLI::App& app);
+void register_sweep(CLI::App& app);    // apps/cmd_sweep.cpp: the lab's sweep runner
+void register_report(CLI::App& app);   // apps/cmd_report.cpp: report.md / report.html
+void register_explain(CLI::App& app);  // apps/cmd_explain.cpp: LN vs BN worked example
 // `normlab bench` families (apps/bench_*.cpp), registered by register_bench.
 void register_bench_matmul(CLI::App& bench);
 void register_bench_norms(CLI::App& bench);
@@ -19,6 +22,9 @@ inline void register_commands(CLI::App& app) {
   register_bench(app);
   register_train(app);
   register_config(app);
+  register_sweep(app);
+  register_report(app);
+  register_explain(app);
 }
 
 // The exit code a command asked for (0 unless it set one).

@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libopenblas-dev libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev
+  # the lab: Student-t quantiles (Boost.Math, header-only) and report figures
+  libboost-math-dev gnuplot-nox
   # data sets used by data/ (Fashion-MNIST IDX files, word lists for word -> language)
   dataset-fashion-mnist wamerican wfrench wngerman witalian wspanish wdutch
 )

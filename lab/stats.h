@@ -1,0 +1,48 @@
+// The statistics the lab's verdicts are computed from: per-cell mean, standard deviation and
+// a Student-t confidence interval over seeds; for a claim, the Welch interval of the
+// difference of two cells' means; and the verdict that follows from it. Quantiles come from
+// Boost.Math (libboost-math-dev), not from hand-written tables.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace nl::lab {
+
+// Two-sided quantile: the t with P(T <= t) = p for Student's t with `df` degrees of freedom
+// (df may be fractional, as Welch's is).
+double student_t_quantile(double p, double df);
+
+struct CellStats {
+  int n = 0;
+  double mean = 0, sd = 0;            // sd: sample standard deviation (n - 1); 0 when n < 2
+  double ci_low = 0, ci_high = 0;     // mean -/+ t_{(1+level)/2, n-1} * sd / sqrt(n); NaN when n < 2
+};
+CellStats describe(const std::vector<double>& values, double level = 0.95);
+
+struct Difference {
+  int n_a = 0, n_b = 0;
+  double diff = 0;                    // mean(a) - mean(b)
+  double se = 0;                      // sqrt(s_a^2/n_a + s_b^2/n_b)
+  double df = 0;                      // Welch–Satterthwaite
+  double ci_low = 0, ci_high = 0;     // NaN when either side has n < 2
+};
+Difference welch_difference(const std::vector<double>& a, const std::vector<double>& b, double level = 0.95);
+
+enum class Verdict { holds, does_not_hold, inconclusive };
+std::string to_string(Verdict v);  // "holds", "does not hold", "inconclusive"
+
+struct ClaimVerdict {
+  Verdict verdict = Verdict::inconclusive;
+  Difference d;         // oriented: positive = the claimed-better side is better
+  double threshold = 0; // 0 for "beats", -margin for "not worse"
+  int seeds_needed = 0; // inconclusive: seeds per side for the CI to clear the threshold at the
+                        // observed difference and spread (0 when not applicable / not estimable)
+  std::string note;     // e.g. "n < 2 on one side", "difference is 0 at this precision"
+};
+// `better`/`worse` are the metric's values over seeds; `higher_is_better` orients them.
+// holds: CI of the oriented difference lies above the threshold; does not hold: below it;
+// inconclusive: the CI contains it (or n < 2 on a side).
+ClaimVerdict judge(const std::vector<double>& better, const std::vector<double>& worse, bool higher_is_better,
+                   double threshold = 0.0, double level = 0.95);
+
+}  // namespace nl::lab
