@@ -1,14 +1,14 @@
 # normlab — the two commands a newcomer needs:
-#   make demo   install deps, build, train the default demo config
-#   make test   install deps, build, run the whole test suite (ctest)
-# More: make build | test-sanitize | bench | install PREFIX=... | clean
+#   make demo       install deps, build, run the headline LN-vs-BN sweep (E1 + E4, quick) and its report
+#   make test       install deps, build, run the whole test suite (ctest)
+# More: make reproduce (every experiment, full size) | build | test-sanitize | bench | install PREFIX=... | clean
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 PREFIX ?= $(CURDIR)/install
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo test-sanitize bench install clean
+.PHONY: all deps configure build test demo reproduce test-sanitize bench install clean
 
 all: build
 
@@ -26,6 +26,9 @@ test: build
 
 demo: build
 	@scripts/demo.sh $(BUILD)/bin/normlab
+
+reproduce: build
+	@scripts/reproduce.sh $(BUILD)/bin/normlab
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder.
 test-sanitize: deps
