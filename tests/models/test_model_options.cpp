@@ -151,3 +151,25 @@ TEST_CASE("rnn models take input_init at the model level", "[models][init]") {
     CHECK(ml <= 1.0f / std::sqrt(2.0f));
   }
 }
+
+TEST_CASE("transformer_classifier with LayerNorm over [T, C]: fixed T works, padding enters, other T is a config error",
+          "[models][normalized_shape]") {
+  const DatasetInfo info = token_class_info(9, 3, 16);
+  json spec = tiny_transformer({{"type", "layernorm"}, {"normalized_shape", {7, 8}}});
+  auto a = build_model(spec, info, 5);
+  Batch b = make_seq_batch({5, 2, 7, 1}, 7, 9, 0, 11);
+  Tensor y = a->forward_batch(b);
+  CHECK(y.shape() == Shape{4, 3});
+  // Over (T, C) the statistics of each example include its padded positions (pitfall 4): other
+  // padding values change the output. Over [C] (the default) they do not.
+  Batch b2 = b;
+  b2.inputs = b.inputs.clone();
+  b2.inputs.set({1, 5}, 2.0f);  // row 1 has length 2: a padded position
+  CHECK(max_abs_diff(y, a->forward_batch(b2)) > 1e-4);
+  auto c = build_model(tiny_transformer({{"type", "layernorm"}}), info, 5);
+  CHECK(max_abs_diff(c->forward_batch(b), c->forward_batch(b2)) == 0.0);
+  // A batch padded to another length (data.loader.length_mode batch): a one-line ConfigError.
+  REQUIRE_THROWS_AS(a->forward_batch(make_seq_batch({5, 2}, 6, 9, 0, 12)), ConfigError);
+  REQUIRE_THROWS_MENTIONING(a->forward_batch(make_seq_batch({5, 2}, 6, 9, 0, 12)),
+                            "model.norm.normalized_shape", "data.loader.length_mode");
+}
