@@ -2,6 +2,7 @@
 // small helpers they share. Each reads its keys from the "data" section.
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "data/dataset.h"
 
@@ -15,6 +16,9 @@ std::shared_ptr<DataSplits> make_pattern_lm_dataset(ConfigReader& cfg, const Dat
 std::shared_ptr<DataSplits> make_fashion_mnist_dataset(ConfigReader& cfg, const DatasetArgs& args);
 std::shared_ptr<DataSplits> make_words_dataset(ConfigReader& cfg, const DatasetArgs& args);
 std::shared_ptr<DataSplits> make_text_dataset(ConfigReader& cfg, const DatasetArgs& args);
+// Fashion-MNIST's per-feature scales for feature_scale_spread s: 10^(s*(u_j-0.5)), u_j =
+// π(j)/(F-1) for a permutation π from a fixed seed (see fashion_mnist.cpp).
+std::vector<float> fashion_feature_scales(int64_t features, double spread);
 
 // Number of examples per split of a synthetic dataset (keys train_size, val_size, test_size).
 struct SplitSizes {

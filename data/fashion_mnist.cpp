@@ -4,9 +4,16 @@
 // Pixels are scaled to [0,1], then optionally standardised with the mean and standard
 // deviation of the training subset's pixels. Validation images come from the end of the
 // training file (deterministic); train_size / test_size take subsets to keep runs short.
+// feature_scale_spread s > 0 (experiment C2, "does LN need features on a similar scale?")
+// then multiplies feature j by 10^(s * (u_j - 0.5)): u_j = π(j) / (F - 1) for a permutation π
+// of 0..F-1 drawn once from a fixed seed (not the run seed), so the scales are the same in
+// every run and split, spread evenly in log scale, and largest / smallest = 10^s exactly.
+// A feature is a pixel (flat, F = 784) or a column (rows, F = 28: the same scale at every row).
 #include <cmath>
+#include <numeric>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "data/datasets.h"
 #include "data/idx.h"
 
@@ -56,6 +63,21 @@ void append(Dataset& out, const Images& p, int64_t begin, int64_t end, bool rows
 
 }  // namespace
 
+std::vector<float> fashion_feature_scales(int64_t features, double spread) {
+  std::vector<int64_t> perm(static_cast<size_t>(features));
+  std::iota(perm.begin(), perm.end(), 0);
+  Rng rng(0x5ca1e5ca1eULL);  // fixed: the same scales whatever the run seed
+  for (int64_t i = features - 1; i > 0; --i)
+    std::swap(perm[i], perm[rng.randint(static_cast<uint64_t>(i + 1))]);
+  std::vector<float> scale(static_cast<size_t>(features), 1.0f);
+  if (features < 2) return scale;
+  for (int64_t j = 0; j < features; ++j) {
+    const double u = static_cast<double>(perm[j]) / static_cast<double>(features - 1);
+    scale[j] = static_cast<float>(std::pow(10.0, spread * (u - 0.5)));
+  }
+  return scale;
+}
+
 std::shared_ptr<DataSplits> make_fashion_mnist_dataset(ConfigReader& cfg, const DatasetArgs&) {
   const std::string dir = cfg.get_string("dir", "/usr/share/datasets/fashion-mnist",
                                          "folder with the four IDX .gz files");
@@ -70,6 +92,12 @@ std::shared_ptr<DataSplits> make_fashion_mnist_dataset(ConfigReader& cfg, const 
   const int64_t test_size = cfg.get_int("test_size", 0, "test images (0 = all 10,000)", 0, 10000);
   const bool standardize = cfg.get_bool(
       "standardize", true, "subtract the training pixels' mean and divide by their std");
+  const double spread = cfg.get_number(
+      "feature_scale_spread", 0.0,
+      "0 = off; s > 0: after standardize, feature j (pixel, or column for rows) is multiplied by "
+      "10^(s*(u_j-0.5)), u_j evenly spaced in [0,1] in a fixed random order: largest/smallest "
+      "scale = 10^s",
+      0.0, 8.0);
   const bool rows = layout == "rows";
 
   const Images train_file = read_pair(dir, "train", -1);
@@ -109,6 +137,14 @@ std::shared_ptr<DataSplits> make_fashion_mnist_dataset(ConfigReader& cfg, const 
     const float inv = stdev > 0 ? static_cast<float>(1.0 / stdev) : 1.0f;
     for (Dataset* d : {&s->train, &s->val, &s->test})
       for (float& x : d->values()) x = (x - m) * inv;
+  }
+  if (spread > 0.0) {  // after standardising: standardize + spread = raw heterogeneous features
+    const int64_t F = s->info.feature_dim;
+    const std::vector<float> scale = fashion_feature_scales(F, spread);
+    for (Dataset* d : {&s->train, &s->val, &s->test}) {
+      std::vector<float>& v = d->values();
+      for (size_t i = 0; i < v.size(); ++i) v[i] *= scale[i % static_cast<size_t>(F)];
+    }
   }
   return s;
 }

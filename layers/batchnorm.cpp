@@ -43,11 +43,13 @@ Tensor BatchNorm::forward_masked(const Tensor& x, const Tensor& mask) {
   if (options_.steps > 0)
     throw ValueError("BatchNorm with steps = " + std::to_string(options_.steps) +
                      " keeps statistics per time step: call forward_step(x, t, mask)");
-  return batch_norm(x, mask, weight, bias, running_mean, running_var, is_training(),
-                    static_cast<float>(options_.momentum), static_cast<float>(options_.eps));
+  return batch_norm(x, options_.masked ? mask : Tensor(), weight, bias, running_mean, running_var,
+                    is_training(), static_cast<float>(options_.momentum),
+                    static_cast<float>(options_.eps));
 }
 
-Tensor BatchNorm::forward_step(const Tensor& x, int64_t t, const Tensor& mask) {
+Tensor BatchNorm::forward_step(const Tensor& x, int64_t t, const Tensor& step_mask) {
+  const Tensor mask = options_.masked ? step_mask : Tensor();  // unmasked: every row counts
   const int64_t C = options_.features;
   if (!x.defined() || x.dim() != 2 || x.size(1) != C)
     throw ShapeError("BatchNorm.forward_step: expected x of shape (B, " + std::to_string(C) +
@@ -76,6 +78,7 @@ std::string BatchNorm::extra_repr() const {
      << ", momentum=" << options_.momentum << ", affine=" << (options_.affine ? "true" : "false");
   if (options_.weight_init != 1.0) os << ", weight_init=" << options_.weight_init;
   if (options_.steps > 0) os << ", steps=" << options_.steps;
+  if (!options_.masked) os << ", masked=false";
   return os.str();
 }
 
@@ -96,6 +99,10 @@ ModulePtr make_batchnorm(ConfigReader& cfg, const LayerArgs& args) {
                         "0: one set of running statistics; > 0: separate statistics per time step "
                         "(recurrent BN), steps beyond the last reuse the last step's",
                         0, 1 << 20);
+  o.masked = cfg.get_bool(
+      "masked", true,
+      "true: padded positions are left out of the statistics (output 0 there); false: they enter "
+      "mean and variance like valid ones (PyTorch's BatchNorm1d, issue #70529)");
   return std::make_shared<BatchNorm>(o);
 }
 

@@ -4,7 +4,10 @@
 //
 // Masking: forward_masked(x, mask) takes mask (N) or (B,T) (nonzero = valid). Padded
 // positions never enter the statistics and get no gradient; their OUTPUT IS 0 (not beta, not
-// the input), in training and in eval.
+// the input), in training and in eval. With masked = false the mask is ignored (PyTorch's
+// BatchNorm1d, which has no lengths argument, issue #70529): padded positions, whatever they
+// hold, enter the statistics exactly as valid ones, get gradient, and are normalised like
+// them; forward_masked(x, mask) is then forward(x).
 //
 // Per-time-step mode for RNNs (Cooijmans et al. 2016, arXiv 1603.09025): with steps > 0 the
 // running buffers are (steps, C) and forward_step(x, t, mask) normalises step t with its own
@@ -30,6 +33,7 @@ struct BatchNormOptions {
   bool affine = true;        // learnable weight (gamma) and bias (beta)
   double weight_init = 1.0;  // initial gamma (Cooijmans et al. use 0.1 in recurrent BN)
   int64_t steps = 0;         // > 0: separate running statistics for each of `steps` time steps
+  bool masked = true;        // false: ignore padding masks (statistics over every position)
 };
 
 class BatchNorm : public Module {
@@ -39,9 +43,11 @@ class BatchNorm : public Module {
   // x: (N,C) or (B,T,C) -> same shape; statistics over every position (training needs more
   // than one). Not available with steps > 0 (use forward_step).
   Tensor forward(const Tensor& x) override;
-  // mask: x's shape without the last axis; see the file comment for padded positions.
+  // mask: x's shape without the last axis; see the file comment for padded positions (and
+  // for masked = false, which ignores it).
   Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
-  // One time step of an RNN: x (B,C), t >= 0, mask (B) or undefined. See the file comment.
+  // One time step of an RNN: x (B,C), t >= 0, mask (B) or undefined (ignored when masked =
+  // false). See the file comment.
   Tensor forward_step(const Tensor& x, int64_t t, const Tensor& mask = Tensor());
 
   void reset_parameters() override;  // weight = weight_init, bias = 0, running stats reset
@@ -62,7 +68,7 @@ class BatchNorm : public Module {
 };
 
 // Registry factory. Keys: features (default: the parent's width), eps, momentum, affine,
-// weight_init, steps.
+// weight_init, steps, masked.
 ModulePtr make_batchnorm(ConfigReader& cfg, const LayerArgs& args);
 
 }  // namespace nl

@@ -1,6 +1,8 @@
 // LayerNorm module: options, parameters, forward through the fused kernel, registry factory.
 #include "layers/layernorm.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "layers/kernels/layernorm.h"
 
@@ -27,6 +29,20 @@ void LayerNorm::reset_parameters() {
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {
+  const Shape& ns = options_.normalized_shape;
+  const int64_t k = static_cast<int64_t>(ns.size());
+  if (!options_.key.empty() && x.defined() && x.dim() >= k &&
+      !std::equal(ns.begin(), ns.end(), x.shape().end() - k)) {
+    // A config error, not a crash: typically normalized_shape [T, C] on batches padded to
+    // their own longest sequence.
+    std::string msg = "'" + options_.key + "' = " + shape_str(ns) + " does not match the trailing dims of the input " +
+                      shape_str(x.shape());
+    if (k > 1)
+      msg += "; normalising over the time axis needs every batch padded to the same length: set "
+             "data.loader.length_mode to fixed (and every split's longest sequence must be " +
+             std::to_string(ns[0]) + ")";
+    throw ConfigError(msg);
+  }
   return layer_norm(x, options_.normalized_shape, weight, bias, static_cast<float>(options_.eps));
 }
 
@@ -51,6 +67,7 @@ ModulePtr make_layernorm(ConfigReader& cfg, const LayerArgs& args) {
   if (!(o.eps > 0.0)) cfg.fail("eps", "must be > 0");
   // "affine" (not PyTorch's "elementwise_affine") so that one norm config flips LN <-> BN.
   o.elementwise_affine = cfg.get_bool("affine", true, "learnable per-element weight and bias");
+  o.key = cfg.full_key("normalized_shape");
   return std::make_shared<LayerNorm>(o);
 }
 

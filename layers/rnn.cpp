@@ -171,6 +171,8 @@ RNN::RNN(const RNNOptions& o, Rng& rng) : options_(o), init_rng_(rng.fork_seed()
                      std::to_string(o.input_size) + " and " + std::to_string(o.hidden_size));
   if (o.nonlinearity != "tanh" && o.nonlinearity != "relu")
     throw ValueError("RNN: nonlinearity must be tanh or relu, got '" + o.nonlinearity + "'");
+  if (o.input_init != "rnn" && o.input_init != "linear")
+    throw ValueError("RNN: input_init must be rnn or linear, got '" + o.input_init + "'");
   const int64_t F = o.input_size, H = o.hidden_size;
   weight_ih = register_parameter("weight_ih", Tensor::zeros({H, F}));
   weight_hh = register_parameter("weight_hh", Tensor::zeros({H, H}));
@@ -178,6 +180,9 @@ RNN::RNN(const RNNOptions& o, Rng& rng) : options_(o), init_rng_(rng.fork_seed()
     bias_ih = register_parameter("bias_ih", Tensor::zeros({H}));
     bias_hh = register_parameter("bias_hh", Tensor::zeros({H}));
   }
+  if (!o.norm_masked && o.norm != "batchnorm" && o.norm != "batchnorm_step")
+    throw ValueError("RNN: norm masked = false applies to batchnorm and batchnorm_step only, got '" +
+                     o.norm + "'");
   json spec;
   if (o.norm == "layernorm" || o.norm == "rmsnorm") {
     spec = {{"type", o.norm}, {"eps", o.norm_eps}};
@@ -188,7 +193,8 @@ RNN::RNN(const RNNOptions& o, Rng& rng) : options_(o), init_rng_(rng.fork_seed()
     spec = {{"type", "batchnorm"},
             {"eps", o.norm_eps},
             {"momentum", o.norm_momentum},
-            {"steps", per_step ? o.norm_steps : 0}};
+            {"steps", per_step ? o.norm_steps : 0},
+            {"masked", o.norm_masked}};
   } else if (o.norm != "none") {
     throw ValueError(
         "RNN: norm must be none, layernorm, batchnorm, batchnorm_step or rmsnorm, "
@@ -203,12 +209,18 @@ RNN::RNN(const RNNOptions& o, Rng& rng) : options_(o), init_rng_(rng.fork_seed()
 }
 
 void RNN::reset_parameters() {
-  // PyTorch nn.RNN: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)).
+  // PyTorch nn.RNN: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)); input_init "linear":
+  // W_ih ~ U(-1/sqrt(F), 1/sqrt(F)) as nn.Linear (same draws in the same order, so the other
+  // parameters do not change with it).
   const float k = 1.0f / std::sqrt(static_cast<float>(options_.hidden_size));
+  const float k_in = options_.input_init == "linear"
+                         ? 1.0f / std::sqrt(static_cast<float>(options_.input_size))
+                         : k;
   for (Tensor* p : {&weight_ih, &weight_hh, &bias_ih, &bias_hh}) {
     if (!p->defined()) continue;
+    const float r = p == &weight_ih ? k_in : k;
     float* d = p->data();
-    for (int64_t i = 0; i < p->numel(); ++i) d[i] = init_rng_.uniform(-k, k);
+    for (int64_t i = 0; i < p->numel(); ++i) d[i] = init_rng_.uniform(-r, r);
   }
   if (norm_) {
     norm_->reset_parameters();
@@ -220,14 +232,17 @@ void RNN::reset_parameters() {
 std::string RNN::extra_repr() const {
   return "input=" + std::to_string(options_.input_size) +
          ", hidden=" + std::to_string(options_.hidden_size) + ", " + options_.nonlinearity +
-         ", norm=" + options_.norm + (options_.bias ? "" : ", bias=false");
+         ", norm=" + options_.norm + (options_.norm_masked ? "" : " (unmasked)") +
+         (options_.bias ? "" : ", bias=false") +
+         (options_.input_init == "rnn" ? "" : ", input_init=" + options_.input_init);
 }
 
 // The cell norm of one step. a: (B,H); mask_t: (B) or undefined (all rows valid).
 Tensor RNN::normalize(const Tensor& a, int64_t t, const Tensor& mask_t) {
   if (!norm_) return a;
   // BatchNorm normalises step t over its valid rows; a step with fewer than 2 valid rows (the
-  // tail of a variable-length batch, pitfall 11) uses the running statistics instead.
+  // tail of a variable-length batch, pitfall 11) uses the running statistics instead. Unmasked
+  // BatchNorm ignores mask_t: every row enters the statistics.
   if (auto* bn = dynamic_cast<BatchNorm*>(norm_.get())) return bn->forward_step(a, t, mask_t);
   return norm_->forward(a);  // per-row norms: padded rows are computed and then discarded
 }
@@ -268,8 +283,10 @@ RNNOutput RNN::run(const Tensor& x, const Tensor& mask, const Tensor& h0) {
   std::vector<Tensor> states;
   states.reserve(T);
   Tensor h = h0;  // undefined = zeros
+  // Unmasked BatchNorm sees every step, all-padding ones too (as over the padded tensor).
+  const bool skip_empty = options_.norm_masked;
   for (int64_t t = 0; t < T; ++t) {
-    if (valid[t] == 0) {  // every row is padding: nothing changes
+    if (valid[t] == 0 && skip_empty) {  // every row is padding: nothing changes
       if (!h.defined()) h = Tensor::zeros({B, H});
       states.push_back(h);
       continue;
@@ -299,6 +316,11 @@ ModulePtr make_rnn(ConfigReader& cfg, const LayerArgs& args) {
   o.hidden_size = cfg.get_int("hidden_size", 128, "hidden state size H", 1, 1 << 16);
   o.nonlinearity = cfg.get_string("nonlinearity", "tanh", "cell activation", {"tanh", "relu"});
   o.bias = cfg.get_bool("bias", true, "learn the biases b_ih and b_hh");
+  o.input_init = cfg.get_string(
+      "input_init", "rnn",
+      "init of the input weights W_ih: rnn = U(±1/√hidden_size) (PyTorch nn.RNN), linear = "
+      "U(±1/√input features) (nn.Linear); biases and W_hh keep nn.RNN's",
+      {"rnn", "linear"});
   ConfigReader n = cfg.sub("norm", "the norm inside the cell, applied to W x_t + U h_{t-1} + b");
   o.norm = n.get_string("type", "none", "cell norm",
                         {"none", "layernorm", "batchnorm", "batchnorm_step", "rmsnorm"});
@@ -311,7 +333,13 @@ ModulePtr make_rnn(ConfigReader& cfg, const LayerArgs& args) {
                            "batchnorm_step: time steps with their own statistics (the longest "
                            "training length); later steps reuse the last step's",
                            0, 1 << 20);
+  o.norm_masked = n.get_bool(
+      "masked", true,
+      "batchnorm types: true = each step's statistics over its valid rows only; false = padded "
+      "rows enter them too (PyTorch's BatchNorm1d, issue #70529)");
   n.finish();
+  if (!o.norm_masked && o.norm != "batchnorm" && o.norm != "batchnorm_step")
+    n.fail("masked", "only the batchnorm types take statistics across rows (got type '" + o.norm + "')");
   if (o.norm == "batchnorm_step" && o.norm_steps < 1)
     n.fail("steps", "batchnorm_step needs steps >= 1 (the longest training sequence length)");
   if (o.norm != "batchnorm_step" && o.norm_steps != 0)

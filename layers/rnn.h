@@ -11,7 +11,14 @@
 // With either BatchNorm, a training step with fewer than 2 valid rows (the tail of a
 // variable-length batch, pitfall 11) is normalised with running statistics, which it does not
 // update (BatchNorm::forward_step); a step where no row is valid is skipped entirely.
+// Unmasked BatchNorm (norm_masked = false, PyTorch's behaviour): every row of every step enters
+// the step's statistics, padded rows too. A padded row's pre-activation there is
+// W_ih x_pad + b + W_hh h_carried (x_pad = the padding input: 0 for features, the embedding of
+// id 0 for tokens; h_carried = the state after the row's last valid step). Its state still does
+// not change; no step is skipped (all-padding steps update the running statistics too).
 // Init (PyTorch nn.RNN): every weight and bias U(±1/√H); the norm's γ = weight_init, β = 0.
+// input_init = "linear" draws W_ih instead as nn.Linear does, U(±1/√F) with F = input_size
+// (pitfall 13: with ±1/√H the adding problem is not learned); the biases keep U(±1/√H).
 // Speed: W_ih x_t for all steps is one GEMM up front ((B*T,F) x (F,H)); each step then costs
 // one GEMM (h_{t-1} W_hhᵀ) and three autograd nodes (pre-activation, norm, activation+mask).
 #pragma once
@@ -34,6 +41,8 @@ struct RNNOptions {
   double norm_momentum = 0.1;     // BatchNorm only (PyTorch convention: weight of the new value)
   double norm_weight_init = 1.0;  // γ at init; Cooijmans et al. use 0.1 for recurrent BN
   int64_t norm_steps = 0;         // batchnorm_step: time steps with their own statistics
+  bool norm_masked = true;        // BatchNorm only: false = padded rows enter the statistics
+  std::string input_init = "rnn";  // W_ih: "rnn" U(±1/√H) (nn.RNN) | "linear" U(±1/√F) (nn.Linear)
 };
 
 struct RNNOutput {
@@ -43,7 +52,8 @@ struct RNNOutput {
 
 class RNN : public Module {
  public:
-  // Parameters are drawn from `rng` (PyTorch nn.RNN init: every weight and bias U(±1/√H)).
+  // Parameters are drawn from `rng` (PyTorch nn.RNN init: every weight and bias U(±1/√H);
+  // W_ih U(±1/√F) with input_init = "linear").
   RNN(const RNNOptions& options, Rng& rng);
 
   // x: (B,T,F); mask: (B,T) nonzero = valid step, or undefined (all valid); h0: (B,H) or
@@ -61,7 +71,8 @@ class RNN : public Module {
   std::string type_name() const override { return "RNN"; }
   int64_t output_features(int64_t) const override { return options_.hidden_size; }
   std::string extra_repr() const override;
-  // PyTorch's nn.RNN init for the weights and biases; norm γ = norm_weight_init, β = 0.
+  // PyTorch's nn.RNN init for the weights and biases (W_ih per input_init); norm γ =
+  // norm_weight_init, β = 0.
   void reset_parameters() override;
 
   const RNNOptions& options() const { return options_; }
@@ -88,8 +99,8 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
 Tensor rnn_cell_update(const Tensor& n, const Tensor& h_prev, const Tensor& m, bool relu);
 
 // Registry factory: {"type": "rnn", "hidden_size": 128, "nonlinearity": "tanh", "bias": true,
-// "norm": {"type": "layernorm", "eps": 1e-5, "momentum": 0.1, "weight_init": 1.0, "steps": 0}}
-// input_size defaults to args.features.
+// "input_init": "rnn", "norm": {"type": "layernorm", "eps": 1e-5, "momentum": 0.1,
+// "weight_init": 1.0, "steps": 0, "masked": true}}. input_size defaults to args.features.
 ModulePtr make_rnn(ConfigReader& cfg, const LayerArgs& args);
 
 }  // namespace nl

@@ -5,6 +5,7 @@
 #include "core/ops.h"
 #include "layers/dropout.h"
 #include "layers/linear.h"
+#include "layers/registry.h"
 #include "models/model_util.h"
 
 namespace nl {
@@ -25,6 +26,13 @@ Tensor MLPLayer::forward(const Tensor& x) {
 MLP::MLP(const MLPOptions& o, TaskKind task, const std::function<ModulePtr(int64_t)>& norm_factory,
          Rng& rng)
     : options_(o), task_(task) {
+  if (o.input_norm != "none" && o.input_norm != "layernorm" && o.input_norm != "batchnorm")
+    throw ValueError("MLP: input_norm must be none, layernorm or batchnorm, got '" + o.input_norm + "'");
+  // Default options (eps 1e-5, affine, BN momentum 0.1); neither norm draws from rng, so the
+  // other parameters are the same with and without it.
+  if (o.input_norm != "none")
+    input_norm = register_module(
+        "input_norm", make_layer(json{{"type", o.input_norm}}, LayerArgs{o.in_features, &rng}, "input_norm"));
   hidden = register_module("hidden", std::make_shared<ModuleList<MLPLayer>>());
   int64_t width = o.in_features;
   for (int64_t h : o.hidden) {
@@ -36,6 +44,7 @@ MLP::MLP(const MLPOptions& o, TaskKind task, const std::function<ModulePtr(int64
 
 std::string MLP::extra_repr() const {
   std::string s = std::to_string(options_.in_features);
+  if (input_norm) s += " (" + options_.input_norm + ")";
   for (int64_t h : options_.hidden) s += "-" + std::to_string(h);
   return s + "-" + std::to_string(options_.out_features);
 }
@@ -44,7 +53,7 @@ Tensor MLP::forward(const Tensor& x) {
   if (!x.defined() || x.dim() != 2 || x.size(1) != options_.in_features)
     throw ShapeError("MLP: input " + (x.defined() ? shape_str(x.shape()) : std::string("undefined")) +
                      " must be (B," + std::to_string(options_.in_features) + ")");
-  Tensor h = x;
+  Tensor h = input_norm ? input_norm->forward(x) : x;
   for (const auto& layer : *hidden) h = layer->forward(h);
   Tensor out = head->forward(h);
   return task_ == TaskKind::regression ? reshape(out, {x.size(0)}) : out;
@@ -63,6 +72,10 @@ std::shared_ptr<Model> make_mlp(ConfigReader& cfg, const ModelArgs& args) {
   o.activation = cfg.get_string("activation", o.activation, "activation after each hidden norm",
                                 activation_names());
   o.dropout = cfg.get_number("dropout", o.dropout, "dropout after each hidden activation", 0.0, 0.99);
+  o.input_norm = cfg.get_string(
+      "input_norm", o.input_norm,
+      "a norm over the raw input features before the first Linear (default eps, affine)",
+      {"none", "layernorm", "batchnorm"});
   if (info.vocab_size > 0)
     throw ConfigError("'" + cfg.full_key("type") + "': mlp takes real-valued features, but the "
                       "data is token ids (vocab_size " + std::to_string(info.vocab_size) +

@@ -1,7 +1,9 @@
-// MLP: flat input -> [Linear -> norm -> activation -> dropout] x N -> Linear head.
+// MLP: flat input -> [input norm] -> [Linear -> norm -> activation -> dropout] x N -> Linear head.
 // The norm sits between each hidden Linear and its activation (as the mlp_ln / mlp_bn
 // reference workloads), so {"norm": {"type": "batchnorm"}} vs "layernorm" vs "none" is the
-// only difference between the LN-vs-BN lab's MLP variants.
+// only difference between the LN-vs-BN lab's MLP variants. The optional input norm
+// ("input_norm": "layernorm" | "batchnorm") normalises the raw input features before the
+// first Linear (experiment C2: LN over features of very different scales vs BN per feature).
 #pragma once
 #include <functional>
 #include <string>
@@ -18,6 +20,7 @@ struct MLPOptions {
   int64_t out_features = 0;
   std::string activation = "relu";  // "relu" | "gelu" | "tanh"
   double dropout = 0.0;
+  std::string input_norm = "none";  // "none" | "layernorm" | "batchnorm", over in_features
 };
 
 // One hidden layer: Linear -> norm -> activation -> dropout.
@@ -48,6 +51,7 @@ class MLP : public Model {
   std::string type_name() const override { return "MLP"; }
   std::string extra_repr() const override;
 
+  ModulePtr input_norm;  // null for input_norm "none"
   std::shared_ptr<ModuleList<MLPLayer>> hidden;
   ModulePtr head;
 
@@ -56,7 +60,7 @@ class MLP : public Model {
   TaskKind task_;
 };
 
-// Registry factory: reads hidden, activation, norm, dropout from cfg.
+// Registry factory: reads hidden, activation, norm, dropout, input_norm from cfg.
 std::shared_ptr<Model> make_mlp(ConfigReader& cfg, const ModelArgs& args);
 
 }  // namespace nl

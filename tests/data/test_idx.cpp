@@ -2,11 +2,13 @@
 // loading, on small fake files and (when installed) on the real dataset.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "data/dataset.h"
+#include "data/datasets.h"
 #include "data/idx.h"
 #include "helpers.h"
 
@@ -175,4 +177,51 @@ TEST_CASE("fashion_mnist real files smoke test", "[data][idx][real]") {
   for (int c : count) CHECK(c > 100);  // roughly balanced classes (~200 each)
   const IdxArray labels = read_idx(dir + "/t10k-labels-idx1-ubyte.gz", 2049);
   CHECK(labels.dims == std::vector<int64_t>{10000});
+}
+
+TEST_CASE("fashion_mnist feature_scale_spread: fixed per-feature scales after standardising",
+          "[data][idx][spread]") {
+  TempDir d("fashion_spread");
+  write_fake_fashion(d, 12, 4);
+  const json base = {{"type", "fashion_mnist"}, {"dir", d.path.string()}, {"val_size", 3}};
+  auto with = [&](json extra, uint64_t seed = 0) {
+    json j = base;
+    j.update(extra);
+    ConfigReader cfg(j, "data");
+    return make_dataset(cfg, seed);
+  };
+  // The scales: evenly spaced in log10 over [-s/2, s/2], so largest / smallest = 10^s.
+  const std::vector<float> sc = fashion_feature_scales(784, 3.0);
+  const float lo = *std::min_element(sc.begin(), sc.end()), hi = *std::max_element(sc.begin(), sc.end());
+  CHECK(hi / lo == Approx(1000.0).epsilon(1e-4));
+  CHECK(lo == Approx(std::pow(10.0, -1.5)).epsilon(1e-5));
+  std::vector<double> logs;
+  for (float v : sc) logs.push_back(std::log10(v));
+  std::sort(logs.begin(), logs.end());
+  CHECK(logs[1] - logs[0] == Approx(3.0 / 783).epsilon(1e-3));
+  CHECK(sc != std::vector<float>(fashion_feature_scales(784, 3.0).size(), sc[0]));
+  CHECK(sc[0] != sc[1]);  // not sorted by pixel index (a fixed random order)
+
+  for (bool standardize : {true, false}) {
+    INFO("standardize " << standardize);
+    auto ref = with({{"standardize", standardize}});
+    auto spread = with({{"standardize", standardize}, {"feature_scale_spread", 3.0}});
+    auto other_seed = with({{"standardize", standardize}, {"feature_scale_spread", 3.0}}, 7);
+    for (auto [a, b] : {std::pair{&ref->train, &spread->train}, {&ref->test, &spread->test}}) {
+      const auto& va = a->values();
+      const auto& vb = b->values();
+      REQUIRE(va.size() == vb.size());
+      for (size_t i = 0; i < va.size(); ++i) REQUIRE(vb[i] == va[i] * sc[i % 784]);
+    }
+    CHECK(other_seed->train.values() == spread->train.values());  // not the run seed's
+    // Spread 0 (the default) changes nothing.
+    CHECK(with({{"standardize", standardize}, {"feature_scale_spread", 0.0}})->train.values() ==
+          ref->train.values());
+  }
+  // rows: a feature is a column, the same scale at every row.
+  auto rows = with({{"layout", "rows"}, {"feature_scale_spread", 2.0}});
+  auto rows_ref = with({{"layout", "rows"}});
+  const std::vector<float> sc28 = fashion_feature_scales(28, 2.0);
+  CHECK(rows->train.steps(1)[5 * 28 + 6] == rows_ref->train.steps(1)[5 * 28 + 6] * sc28[6]);
+  REQUIRE_THROWS_MENTIONING(with({{"feature_scale_spread", -1.0}}), "data.feature_scale_spread");
 }

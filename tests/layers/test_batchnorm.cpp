@@ -381,3 +381,77 @@ TEST_CASE("BatchNorm from the registry: keys, weight_init, steps", "[layers][bat
   REQUIRE_THROWS_MENTIONING(
       make_layer(json{{"type", "batchnorm"}, {"momentun", 0.1}}, LayerArgs{4, &rng}), "momentum");
 }
+
+TEST_CASE("BatchNorm masked false: padded positions enter the statistics as valid ones",
+          "[layers][batchnorm][unmasked]") {
+  // PyTorch's BatchNorm1d (issue #70529): the mask is ignored, so forward_masked(x, mask) must be
+  // exactly the plain BatchNorm of every row, padding included (output, gradients, running stats).
+  const int64_t T = 4, C = 5;
+  BatchNormOptions o;
+  o.features = C;
+  o.masked = false;
+  auto bn_u = std::make_shared<BatchNorm>(o);
+  auto bn_plain = make_bn(C, 31), bn_masked = make_bn(C, 31);
+  bn_u->weight.copy_(bn_plain->weight);
+  bn_u->bias.copy_(bn_plain->bias);
+  Tensor x = rand_tensor({3, T, C}, 32, true, -1.0f, 1.0f);
+  const Tensor mask = length_mask({4, 1, 3}, T);
+  for (int64_t t = 1; t < T; ++t)  // padding with values far from the valid ones
+    for (int64_t c = 0; c < C; ++c) x.set({1, t, c}, 7.0f + c);
+  Tensor xp = x.detach().clone().requires_grad_();
+  const Tensor dy = rand_tensor({3, T, C}, 33, false);
+
+  Tensor yu = bn_u->forward_masked(x, mask);
+  Tensor yp = bn_plain->forward(xp);
+  yu.backward(dy);
+  yp.backward(dy);
+  CHECK(yu.to_vector() == yp.to_vector());  // same kernel, same rows: bit-identical
+  CHECK(x.grad().to_vector() == xp.grad().to_vector());
+  CHECK(bn_u->weight.grad().to_vector() == bn_plain->weight.grad().to_vector());
+  CHECK(bn_u->running_mean.to_vector() == bn_plain->running_mean.to_vector());
+  CHECK(bn_u->running_var.to_vector() == bn_plain->running_var.to_vector());
+  CHECK(yu.at({1, 2, 0}) != 0.0f);  // padded positions are normalised, not zeroed
+  CHECK(x.grad().at({1, 2, 0}) != 0.0f);
+
+  // The masked one (default) is unchanged: padding out of the statistics, output 0 there.
+  Tensor ym = bn_masked->forward_masked(x.detach(), mask);
+  CHECK(ym.at({1, 2, 0}) == 0.0f);
+  CHECK(nl::test::max_abs_diff(bn_masked->running_mean, bn_plain->running_mean) > 0.1);
+
+  // forward_step ignores the step mask too, and a (B) mask with one valid row does not fall
+  // back to running statistics (there are 3 rows).
+  o.steps = 2;
+  BatchNorm step_u(o), step_plain(o);
+  o.masked = true;
+  BatchNorm step_m(o);
+  const Tensor xs = rand_tensor({3, C}, 34, false);
+  const Tensor ms = Tensor::from_vector({1, 0, 0}, {3});
+  CHECK(step_u.forward_step(xs, 1, ms).to_vector() == step_plain.forward_step(xs, 1).to_vector());
+  CHECK(step_u.running_mean.to_vector() == step_plain.running_mean.to_vector());
+  CHECK(step_u.fallback_count() == 0);
+  step_m.forward_step(xs, 1, ms);
+  CHECK(step_m.fallback_count() == 1);
+}
+
+TEST_CASE("BatchNorm masked false gradcheck with a mask (padded rows in the statistics)",
+          "[layers][batchnorm][unmasked][gradcheck]") {
+  BatchNormOptions o;
+  o.features = 3;
+  o.masked = false;
+  BatchNorm bn(o);
+  const Tensor mask = length_mask({4, 2, 1}, 4);
+  REQUIRE_GRADCHECK([&](const std::vector<Tensor>& in) { return bn.forward_masked(in[0], mask); },
+                    std::vector<Tensor>{rand_tensor({3, 4, 3}, 35), bn.weight, bn.bias});
+}
+
+TEST_CASE("BatchNorm masked key from the registry", "[layers][batchnorm][registry][unmasked]") {
+  Rng rng(0);
+  auto m = make_layer(json{{"type", "batchnorm"}}, LayerArgs{4, &rng});
+  CHECK(dynamic_cast<BatchNorm*>(m.get())->options().masked);
+  auto u = make_layer(json{{"type", "batchnorm"}, {"masked", false}}, LayerArgs{4, &rng});
+  CHECK_FALSE(dynamic_cast<BatchNorm*>(u.get())->options().masked);
+  CHECK(u->extra_repr().find("masked=false") != std::string::npos);
+  REQUIRE_THROWS_MENTIONING(
+      make_layer(json{{"type", "batchnorm"}, {"masked", "no"}}, LayerArgs{4, &rng}, "model.norm"),
+      "model.norm.masked");
+}

@@ -257,3 +257,17 @@ TEST_CASE("LayerNorm from the registry: keys, defaults and errors", "[layers][la
   REQUIRE_THROWS_AS(make_layer(json{{"type", "layernorm"}, {"eps", -1}}, LayerArgs{4, &rng}),
                     ConfigError);
 }
+
+TEST_CASE("LayerNorm from a config: an input not ending in normalized_shape is a ConfigError naming the key",
+          "[layers][layernorm][registry][errors]") {
+  Rng rng(0);
+  auto m = make_layer(json{{"type", "layernorm"}, {"normalized_shape", {5, 3}}}, LayerArgs{3, &rng},
+                      "model.norm");
+  CHECK(m->forward(Tensor::ones({2, 5, 3})).shape() == Shape{2, 5, 3});
+  // Over [T, C]: a batch of another length (padded to its own longest sequence).
+  REQUIRE_THROWS_AS(m->forward(Tensor::ones({2, 4, 3})), ConfigError);
+  REQUIRE_THROWS_MENTIONING(m->forward(Tensor::ones({2, 4, 3})), "model.norm.normalized_shape",
+                            "(2, 4, 3)", "data.loader.length_mode");
+  auto c = make_layer(json{{"type", "layernorm"}}, LayerArgs{3, &rng}, "model.norm");
+  REQUIRE_THROWS_MENTIONING(c->forward(Tensor::ones({2, 4})), "model.norm.normalized_shape");
+}

@@ -280,3 +280,154 @@ TEST_CASE("RNN from the registry, config errors and shape errors", "[layers][rnn
   REQUIRE_THROWS_MENTIONING(mask_from_lengths(Tensor::from_vector({3, 13}, {2}), 12), "13");
   REQUIRE_THROWS_AS(mask_from_lengths(Tensor::from_vector({1.5f}, {1}), 4), ValueError);
 }
+
+TEST_CASE("RNN unmasked batchnorm: every row of every step enters the statistics",
+          "[layers][rnn][unmasked]") {
+  // batchnorm_step with momentum 1: after one training run, running_mean of step t is the
+  // batch mean of a_t over ALL rows, padded ones included, and running_var their unbiased
+  // variance. a_t is recomputed from the returned states (a padded row's state is carried).
+  const int64_t B = 4, T = 4, F = 3, H = 5;
+  RNNOptions o;
+  o.input_size = F;
+  o.hidden_size = H;
+  o.norm = "batchnorm_step";
+  o.norm_steps = T;
+  o.norm_momentum = 1.0;
+  o.norm_masked = false;
+  Rng rng(9);
+  RNN rnn(o, rng);
+  Tensor x = rand_tensor({B, T, F}, 61, false);
+  // Step 3 is all padding: unmasked BN still takes statistics there.
+  const Tensor mask = mask_of({{1, 1, 1, 0}, {1, 1, 0, 0}, {1, 0, 0, 0}, {1, 1, 1, 0}});
+  RNNOutput out = rnn.run(x, mask);
+  auto* bn = dynamic_cast<BatchNorm*>(rnn.children().at(0).second.get());
+  REQUIRE(bn != nullptr);
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<double> sum(H, 0.0), sq(H, 0.0);
+    std::vector<std::vector<double>> a(B, std::vector<double>(H));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < H; ++j) {
+        double v = rnn.bias_ih.at({j}) + rnn.bias_hh.at({j});
+        for (int64_t f = 0; f < F; ++f) v += rnn.weight_ih.at({j, f}) * x.at({b, t, f});
+        if (t > 0)
+          for (int64_t k = 0; k < H; ++k) v += rnn.weight_hh.at({j, k}) * out.states.at({b, t - 1, k});
+        a[b][j] = v;
+        sum[j] += v;
+      }
+    for (int64_t j = 0; j < H; ++j) {
+      const double mean = sum[j] / B;
+      double ss = 0.0;
+      for (int64_t b = 0; b < B; ++b) ss += (a[b][j] - mean) * (a[b][j] - mean);
+      INFO("step " << t << " unit " << j);
+      CHECK(bn->running_mean.at({t, j}) == Approx(mean).margin(1e-5));
+      CHECK(bn->running_var.at({t, j}) == Approx(ss / (B - 1)).margin(1e-5));
+    }
+  }
+  // Padded rows still keep their state.
+  CHECK(state_at(out.states, 2, 3) == state_at(out.states, 2, 0));
+  CHECK(bn->fallback_count() == 0);
+}
+
+TEST_CASE("RNN unmasked batchnorm: padding changes valid outputs, masked does not",
+          "[layers][rnn][unmasked]") {
+  const Tensor mask = mask_of({{1, 1, 1, 1}, {1, 1, 0, 0}, {1, 1, 1, 0}});
+  Tensor x1 = rand_tensor({3, 4, 3}, 71, false), x2 = x1.clone();
+  x2.set({1, 2, 0}, 9.0f);  // a padded position
+  x2.set({1, 3, 1}, -4.0f);
+  for (bool masked : {true, false})
+    for (const char* kind : {"batchnorm", "batchnorm_step"}) {
+      INFO(kind << (masked ? " masked" : " unmasked"));
+      RNNOptions o;
+      o.input_size = 3;
+      o.hidden_size = 4;
+      o.norm = kind;
+      o.norm_steps = std::string(kind) == "batchnorm_step" ? 4 : 0;
+      o.norm_masked = masked;
+      Rng r1(3), r2(3);
+      RNN a(o, r1), b(o, r2);
+      const float d = static_cast<float>(
+          nl::test::max_abs_diff(a.run(x1, mask).states.slice(0, 0, 1), b.run(x2, mask).states.slice(0, 0, 1)));
+      if (masked)
+        CHECK(d == 0.0f);
+      else
+        CHECK(d > 1e-3f);
+    }
+  // Without padding, masked and unmasked are bit-identical.
+  RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  o.norm = "batchnorm";
+  Rng r1(4), r2(4);
+  RNN m(o, r1);
+  o.norm_masked = false;
+  RNN u(o, r2);
+  CHECK(m.run(x1).states.to_vector() == u.run(x1).states.to_vector());
+}
+
+TEST_CASE("RNN unmasked batchnorm gradients with padding", "[layers][rnn][unmasked][gradcheck]") {
+  for (const char* kind : {"batchnorm", "batchnorm_step"}) {
+    INFO(kind);
+    RNNOptions o;
+    o.input_size = 3;
+    o.hidden_size = 4;
+    o.norm = kind;
+    o.norm_steps = std::string(kind) == "batchnorm_step" ? 4 : 0;
+    o.norm_masked = false;
+    Rng rng(8);
+    RNN rnn(o, rng);
+    // Padded rows feed the statistics, so gradients reach the padded inputs too; the last step
+    // has a single valid row (masked BN would fall back there, unmasked does not).
+    check_rnn_grads(rnn, rand_tensor({4, 4, 3}, 81),
+                    mask_of({{1, 1, 1, 1}, {1, 1, 0, 0}, {1, 1, 1, 0}, {1, 0, 0, 0}}));
+  }
+}
+
+TEST_CASE("RNN input_init: nn.RNN's bound 1/sqrt(H) or nn.Linear's 1/sqrt(F) for W_ih",
+          "[layers][rnn][init]") {
+  const int64_t F = 2, H = 64;
+  auto build = [&](const std::string& init) {
+    Rng rng(5);
+    return make_layer(json{{"type", "rnn"}, {"hidden_size", H}, {"input_init", init}},
+                      LayerArgs{F, &rng}, "model");
+  };
+  ModulePtr pr = build("rnn"), pl = build("linear");
+  auto* r = dynamic_cast<RNN*>(pr.get());
+  auto* l = dynamic_cast<RNN*>(pl.get());
+  REQUIRE(r != nullptr);
+  REQUIRE(l != nullptr);
+  auto max_abs = [](const Tensor& t) {
+    float m = 0;
+    for (float v : t.to_vector()) m = std::max(m, std::abs(v));
+    return m;
+  };
+  const float kr = 1.0f / std::sqrt(static_cast<float>(H)), kl = 1.0f / std::sqrt(static_cast<float>(F));
+  CHECK(max_abs(r->weight_ih) <= kr);
+  CHECK(max_abs(r->weight_ih) > 0.8f * kr);  // 128 draws fill the range
+  CHECK(max_abs(l->weight_ih) <= kl);
+  CHECK(max_abs(l->weight_ih) > 0.8f * kl);
+  // Same draws, other bound: W_ih scales by sqrt(H/F); everything else is unchanged.
+  for (int64_t i = 0; i < H * F; ++i)
+    CHECK(l->weight_ih.data()[i] == Approx(r->weight_ih.data()[i] * kl / kr).margin(1e-6));
+  CHECK(l->weight_hh.to_vector() == r->weight_hh.to_vector());
+  CHECK(l->bias_ih.to_vector() == r->bias_ih.to_vector());
+  CHECK(l->bias_hh.to_vector() == r->bias_hh.to_vector());
+  // The default is nn.RNN's: bit-identical to input_init "rnn".
+  Rng rng(5);
+  ModulePtr pd = make_layer(json{{"type", "rnn"}, {"hidden_size", H}}, LayerArgs{F, &rng}, "model");
+  CHECK(dynamic_cast<RNN*>(pd.get())->weight_ih.to_vector() == r->weight_ih.to_vector());
+  CHECK(pl->extra_repr().find("input_init=linear") != std::string::npos);
+  REQUIRE_THROWS_MENTIONING(build("xavier"), "model.input_init", "linear");
+}
+
+TEST_CASE("RNN norm masked key: only for the batchnorm types", "[layers][rnn][unmasked]") {
+  Rng rng(1);
+  ModulePtr m = make_layer(json{{"type", "rnn"}, {"hidden_size", 4},
+                                {"norm", {{"type", "batchnorm"}, {"masked", false}}}},
+                           LayerArgs{3, &rng}, "model");
+  CHECK_FALSE(dynamic_cast<RNN*>(m.get())->options().norm_masked);
+  CHECK(m->extra_repr().find("unmasked") != std::string::npos);
+  REQUIRE_THROWS_MENTIONING(
+      make_layer(json{{"type", "rnn"}, {"norm", {{"type", "layernorm"}, {"masked", false}}}},
+                 LayerArgs{3, &rng}, "model"),
+      "model.norm.masked");
+}
