@@ -10,18 +10,19 @@ void register_explain(CLI::App& app) {
   auto o = std::make_shared<lab::ExplainOptions>();
   auto* cmd = app.add_subcommand(
       "explain",
-      "Show, with real numbers from normlab's own BatchNorm and LayerNorm, what each one "
-      "normalises: a small batch x features table with BN's per-feature statistics (down the "
-      "batch) and LN's per-example statistics (across features); both normalised tables; "
-      "gamma/beta applied; what normalized_shape means for a (B, T, C) input; BN at batch 1 "
-      "(its error, eval mode, LN); padding with masked vs unmasked BN statistics. Fits 80 "
-      "columns up to 6 features.");
+      "The LayerNorm-vs-BatchNorm worked example, with real numbers from normlab's own\n"
+      "BatchNorm and LayerNorm layers, for an 80-column terminal (up to 6 features):\n"
+      "  1-2. a batch x features table; BN's mean/std per feature (down the batch axis)\n"
+      "       under it, LN's mean/std per example (across the feature axis) beside it\n"
+      "  3.   both normalised tables        4. gamma/beta applied, and why they exist\n"
+      "  5.   what normalized_shape [C] vs [T, C] means for a (B, T, C) input\n"
+      "  6.   batch 1: BN's train-mode error, BN in eval mode, LN\n"
+      "  7.   padding: masked vs unmasked BN statistics, LN per row unaffected");
   cmd->add_option("--batch", o->batch, "Examples (rows) in the table, 1..16")->capture_default_str();
   cmd->add_option("--features", o->features, "Features (columns), 2..8")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the random table")->capture_default_str();
   cmd->add_flag("--padded", o->padded,
-                "Also show padded sequences (B, T, C) with a (B, T) mask: masked vs unmasked BN, "
-                "LN per token");
+                "Also 7b: padded sequences (B, T, C), masked vs unmasked BN");
   cmd->callback([o] { lab::explain(*o); });
 }
 
