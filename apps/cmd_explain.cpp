@@ -22,7 +22,7 @@ void register_explain(CLI::App& app) {
   cmd->add_option("--features", o->features, "Features (columns), 2..8")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the random table")->capture_default_str();
   cmd->add_flag("--padded", o->padded,
-                "Also 7b: padded sequences (B, T, C), masked vs unmasked BN");
+                "Add 7b: padded (B, T, C) sequences, masked BN");
   cmd->callback([o] { lab::explain(*o); });
 }
 
