@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "data/loader.h"
 #include "train/checkpoint.h"
+#include "train/evaluation.h"
 #include "train/interrupt.h"
 #include "train/metrics_log.h"
 #include "train/progress.h"
@@ -199,29 +200,17 @@ class Trainer {
   }
 
   // Evaluates a split with the model in eval mode (running statistics), or with batch
-  // statistics (train mode) for BN models: buffers are saved and restored around it so that
-  // nothing the training sees changes.
+  // statistics (train mode) for BN models (train/evaluation.h: nothing the training sees
+  // changes). Variable-length data also gets the metrics per length bucket ("by_length").
   json evaluate(const std::string& split, const Dataset& data, bool batch_stats) {
-    NoGradGuard no_grad;
-    LoaderOptions lo = ex_.data->loader.for_eval();
-    // Batch statistics need more than one value per feature: drop a final batch of one.
-    if (batch_stats && data.size() > 1 && data.size() % lo.batch_size == 1) lo.drop_last = true;
-    DataLoader loader(data, ex_.data->info, lo, ex_.seed);
-    int64_t n = loader.batches_per_epoch();
-    if (ex_.train.eval_batches > 0) n = std::min(n, ex_.train.eval_batches);
-    std::map<std::string, Tensor> saved;
-    if (batch_stats)
-      for (const auto& [name, t] : ex_.model->named_buffers()) saved[name] = t.clone();
-    ex_.model->train(batch_stats);
-    MetricSums s;
-    for (int64_t i = 0; i < n; ++i) {
-      Batch b = loader.next();
-      TaskLoss tl = task_loss(task_, ex_.model->forward_batch(b), b);
-      s.add(tl.loss.item(), tl);
-    }
-    if (batch_stats) ex_.model->load_state_dict(saved, /*strict=*/false);
-    ex_.model->train(true);
-    return record(split, batch_stats ? "batch_stats" : "eval", s);
+    EvalOptions eo;
+    eo.batch_stats = batch_stats;
+    eo.max_batches = ex_.train.eval_batches;
+    eo.length_edges = ex_.train.length_buckets;
+    const EvalResult res = evaluate_split(*ex_.model, task_, data, ex_.data->info, ex_.data->loader, eo);
+    json r = record(split, batch_stats ? "batch_stats" : "eval", res.total);
+    if (!res.buckets.empty()) r["by_length"] = res.buckets.to_json(metric_);
+    return r;
   }
 
   void report(const json& r) {
@@ -244,6 +233,7 @@ class Trainer {
                   {metric_, t[metric_].get<double>() - r[metric_].get<double>()}};
       report(t);
       r["batch_stats"] = {{"loss", t["loss"]}, {metric_, t[metric_]}, {"gap", t["gap"]}};
+      if (t.contains("by_length")) r["batch_stats"]["by_length"] = t["by_length"];
     }
     return r;
   }
