@@ -35,6 +35,7 @@ EvalResult evaluate_split(Model& model, TaskKind task, const Dataset& data, cons
   if (opt.batch_stats)
     for (const auto& [name, t] : model.named_buffers()) saved[name] = t.clone();
   model.train(opt.batch_stats);
+  if (opt.batch_stats) dropout_off(model);
   for (int64_t i = 0; i < n; ++i) {
     Batch b = dl.next();
     TaskLoss tl = task_loss(task, model.forward_batch(b), b, per_example);

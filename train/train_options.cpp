@@ -30,6 +30,11 @@ TrainOptions read_train_options(ConfigReader& cfg) {
       "bn_train_mode_eval", o.bn_train_mode_eval,
       "for models with BatchNorm, also evaluate val in train mode (batch statistics, nothing "
       "updated) and report the gap to eval mode");
+  o.bn_eval_batch_size = cfg.get_int(
+      "bn_eval_batch_size", o.bn_eval_batch_size,
+      "batch size of the batch-statistics evaluation (0: train.batch_size); it reads val in a "
+      "shuffled order fixed by the seed, so its batches mix the classes of class-sorted splits",
+      0, 65536);
   o.length_buckets = cfg.get_int_list(
       "length_buckets", o.length_buckets,
       "inclusive upper edges of the length buckets that val/test evaluations of variable-length "

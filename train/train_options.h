@@ -18,6 +18,7 @@ struct TrainOptions {
   int64_t eval_batches = 0;         // batches per evaluation (0: the whole split)
   int64_t checkpoint_interval = 0;  // steps between checkpoints (0: only at the end)
   bool bn_train_mode_eval = true;   // BN models: also evaluate val with batch statistics
+  int64_t bn_eval_batch_size = 0;   // batch size of that evaluation (0: batch_size)
   std::vector<int64_t> length_buckets;  // upper edges of the eval length buckets ([] = automatic)
 
   // The number of steps to run given the train split's batches per epoch.

@@ -207,8 +207,19 @@ class Trainer {
     eo.batch_stats = batch_stats;
     eo.max_batches = ex_.train.eval_batches;
     eo.length_edges = ex_.train.length_buckets;
+    if (batch_stats) {
+      // Pitfall 14: splits stored class by class give one-class batches when read in order.
+      // A shuffled order fixed by the run seed: the same every evaluation (resume-safe).
+      eo.batch_size = ex_.train.bn_eval_batch_size > 0 ? ex_.train.bn_eval_batch_size : ex_.train.batch_size;
+      eo.shuffle = true;
+      eo.shuffle_seed = derive_seed(ex_.seed, "train/bn_eval/" + split);
+    }
     const EvalResult res = evaluate_split(*ex_.model, task_, data, ex_.data->info, ex_.data->loader, eo);
     json r = record(split, batch_stats ? "batch_stats" : "eval", res.total);
+    if (batch_stats) {
+      r["batch_size"] = res.batch_size;
+      r["shuffled"] = true;
+    }
     if (!res.buckets.empty()) r["by_length"] = res.buckets.to_json(metric_);
     return r;
   }
@@ -232,7 +243,8 @@ class Trainer {
       t["gap"] = {{"loss", t["loss"].get<double>() - r["loss"].get<double>()},
                   {metric_, t[metric_].get<double>() - r[metric_].get<double>()}};
       report(t);
-      r["batch_stats"] = {{"loss", t["loss"]}, {metric_, t[metric_]}, {"gap", t["gap"]}};
+      r["batch_stats"] = {{"loss", t["loss"]},           {metric_, t[metric_]},       {"gap", t["gap"]},
+                          {"batch_size", t["batch_size"]}, {"shuffled", t["shuffled"]}};
       if (t.contains("by_length")) r["batch_stats"]["by_length"] = t["by_length"];
     }
     return r;
