@@ -47,6 +47,10 @@ TrainOptions read_train_options(ConfigReader& cfg) {
       cfg.fail("length_buckets", "edges must be strictly increasing, got " +
                                      std::to_string(o.length_buckets[i - 1]) + " then " +
                                      std::to_string(o.length_buckets[i]));
+  o.causal_probe = cfg.get_bool(
+      "causal_probe", o.causal_probe,
+      "language-model runs: at the end, probe on the first test batch whether any output at "
+      "t < T/2 changes when later tokens change (BN in train mode leaks; summary final.probe)");
   cfg.finish();
   return o;
 }

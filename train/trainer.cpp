@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "data/loader.h"
+#include "train/causal_probe.h"
 #include "train/checkpoint.h"
 #include "train/evaluation.h"
 #include "train/interrupt.h"
@@ -178,6 +179,7 @@ class Trainer {
     report(test);
     final_["val"] = val;
     final_["test"] = test;
+    if (task_ == TaskKind::language_model && ex_.train.causal_probe) final_["probe"] = probe();
     if (!save_checkpoint_checked()) return diverged("weights became non-finite by step " + std::to_string(step_));
     return finish(RunStatus::completed, "");
   }
@@ -222,6 +224,36 @@ class Trainer {
     }
     if (!res.buckets.empty()) r["by_length"] = res.buckets.to_json(metric_);
     return r;
+  }
+
+  // The causal-leak probe (train/causal_probe.h) on the first test batch; the control's other
+  // batch is the second test batch (the first val batch when test has only one).
+  json probe() {
+    LoaderOptions lo = ex_.data->loader.for_eval();
+    DataLoader test(ex_.data->test, ex_.data->info, lo, ex_.seed);
+    const Batch x = test.next();
+    const Batch y = test.batches_per_epoch() > 1 ? test.next()
+                                                 : DataLoader(ex_.data->val, ex_.data->info, lo, ex_.seed).next();
+    json p;
+    try {
+      p = causal_probe(*ex_.model, x, y, ex_.data->info.vocab_size, derive_seed(ex_.seed, "train/causal_probe"));
+    } catch (const ValueError& e) {  // e.g. a vocabulary too small to change a token: say so
+      progress_.line(std::string("causal probe skipped: ") + e.what());
+      return json{{"error", e.what()}};
+    }
+    auto g = [](const json& v) {
+      std::ostringstream os;
+      os.precision(4);
+      os << v.get<double>();
+      return os.str();
+    };
+    std::string text = "causal probe: largest change at t < T/2 when later tokens change: train mode " +
+                       g(p["leak_train"]) + ", eval mode " + g(p["leak_eval"]);
+    if (p.contains("loss_own_stats"))
+      text += "; loss with own / another batch's / running statistics " + g(p["loss_own_stats"]) + " / " +
+              g(p["loss_other_stats"]) + " / " + g(p["loss_running_stats"]);
+    progress_.line(text);
+    return p;
   }
 
   void report(const json& r) {
