@@ -30,6 +30,27 @@ TrainOptions read_train_options(ConfigReader& cfg) {
       "bn_train_mode_eval", o.bn_train_mode_eval,
       "for models with BatchNorm, also evaluate val in train mode (batch statistics, nothing "
       "updated) and report the gap to eval mode");
+  o.bn_eval_batch_size = cfg.get_int(
+      "bn_eval_batch_size", o.bn_eval_batch_size,
+      "batch size of the batch-statistics evaluation (0: train.batch_size); it reads val in a "
+      "shuffled order fixed by the seed, so its batches mix the classes of class-sorted splits",
+      0, 65536);
+  o.length_buckets = cfg.get_int_list(
+      "length_buckets", o.length_buckets,
+      "inclusive upper edges of the length buckets that val/test evaluations of variable-length "
+      "data report metrics for (\"by_length\"), strictly increasing; longer sequences get one "
+      "more bucket. []: 4 equal-width buckets over each split's length range (none when all "
+      "sequences have one length)",
+      1, 100000000);
+  for (size_t i = 1; i < o.length_buckets.size(); ++i)
+    if (o.length_buckets[i] <= o.length_buckets[i - 1])
+      cfg.fail("length_buckets", "edges must be strictly increasing, got " +
+                                     std::to_string(o.length_buckets[i - 1]) + " then " +
+                                     std::to_string(o.length_buckets[i]));
+  o.causal_probe = cfg.get_bool(
+      "causal_probe", o.causal_probe,
+      "language-model runs: at the end, probe on the first test batch whether any output at "
+      "t < T/2 changes when later tokens change (BN in train mode leaks; summary final.probe)");
   cfg.finish();
   return o;
 }

@@ -3,6 +3,7 @@
 // read_train_options, which is also what `normlab config` and docs/config.md are made from.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/config_reader.h"
 
@@ -17,6 +18,9 @@ struct TrainOptions {
   int64_t eval_batches = 0;         // batches per evaluation (0: the whole split)
   int64_t checkpoint_interval = 0;  // steps between checkpoints (0: only at the end)
   bool bn_train_mode_eval = true;   // BN models: also evaluate val with batch statistics
+  int64_t bn_eval_batch_size = 0;   // batch size of that evaluation (0: batch_size)
+  std::vector<int64_t> length_buckets;
+  bool causal_probe = true;         // language models: the causal-leak probe at the end  // upper edges of the eval length buckets ([] = automatic)
 
   // The number of steps to run given the train split's batches per epoch.
   int64_t total_steps(int64_t batches_per_epoch) const {

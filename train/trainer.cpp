@@ -11,7 +11,9 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "data/loader.h"
+#include "train/causal_probe.h"
 #include "train/checkpoint.h"
+#include "train/evaluation.h"
 #include "train/interrupt.h"
 #include "train/metrics_log.h"
 #include "train/progress.h"
@@ -177,6 +179,7 @@ class Trainer {
     report(test);
     final_["val"] = val;
     final_["test"] = test;
+    if (task_ == TaskKind::language_model && ex_.train.causal_probe) final_["probe"] = probe();
     if (!save_checkpoint_checked()) return diverged("weights became non-finite by step " + std::to_string(step_));
     return finish(RunStatus::completed, "");
   }
@@ -199,29 +202,58 @@ class Trainer {
   }
 
   // Evaluates a split with the model in eval mode (running statistics), or with batch
-  // statistics (train mode) for BN models: buffers are saved and restored around it so that
-  // nothing the training sees changes.
+  // statistics (train mode) for BN models (train/evaluation.h: nothing the training sees
+  // changes). Variable-length data also gets the metrics per length bucket ("by_length").
   json evaluate(const std::string& split, const Dataset& data, bool batch_stats) {
-    NoGradGuard no_grad;
-    LoaderOptions lo = ex_.data->loader.for_eval();
-    // Batch statistics need more than one value per feature: drop a final batch of one.
-    if (batch_stats && data.size() > 1 && data.size() % lo.batch_size == 1) lo.drop_last = true;
-    DataLoader loader(data, ex_.data->info, lo, ex_.seed);
-    int64_t n = loader.batches_per_epoch();
-    if (ex_.train.eval_batches > 0) n = std::min(n, ex_.train.eval_batches);
-    std::map<std::string, Tensor> saved;
-    if (batch_stats)
-      for (const auto& [name, t] : ex_.model->named_buffers()) saved[name] = t.clone();
-    ex_.model->train(batch_stats);
-    MetricSums s;
-    for (int64_t i = 0; i < n; ++i) {
-      Batch b = loader.next();
-      TaskLoss tl = task_loss(task_, ex_.model->forward_batch(b), b);
-      s.add(tl.loss.item(), tl);
+    EvalOptions eo;
+    eo.batch_stats = batch_stats;
+    eo.max_batches = ex_.train.eval_batches;
+    eo.length_edges = ex_.train.length_buckets;
+    if (batch_stats) {
+      // Pitfall 14: splits stored class by class give one-class batches when read in order.
+      // A shuffled order fixed by the run seed: the same every evaluation (resume-safe).
+      eo.batch_size = ex_.train.bn_eval_batch_size > 0 ? ex_.train.bn_eval_batch_size : ex_.train.batch_size;
+      eo.shuffle = true;
+      eo.shuffle_seed = derive_seed(ex_.seed, "train/bn_eval/" + split);
     }
-    if (batch_stats) ex_.model->load_state_dict(saved, /*strict=*/false);
-    ex_.model->train(true);
-    return record(split, batch_stats ? "batch_stats" : "eval", s);
+    const EvalResult res = evaluate_split(*ex_.model, task_, data, ex_.data->info, ex_.data->loader, eo);
+    json r = record(split, batch_stats ? "batch_stats" : "eval", res.total);
+    if (batch_stats) {
+      r["batch_size"] = res.batch_size;
+      r["shuffled"] = true;
+    }
+    if (!res.buckets.empty()) r["by_length"] = res.buckets.to_json(metric_);
+    return r;
+  }
+
+  // The causal-leak probe (train/causal_probe.h) on the first test batch; the control's other
+  // batch is the second test batch (the first val batch when test has only one).
+  json probe() {
+    LoaderOptions lo = ex_.data->loader.for_eval();
+    DataLoader test(ex_.data->test, ex_.data->info, lo, ex_.seed);
+    const Batch x = test.next();
+    const Batch y = test.batches_per_epoch() > 1 ? test.next()
+                                                 : DataLoader(ex_.data->val, ex_.data->info, lo, ex_.seed).next();
+    json p;
+    try {
+      p = causal_probe(*ex_.model, x, y, ex_.data->info.vocab_size, derive_seed(ex_.seed, "train/causal_probe"));
+    } catch (const ValueError& e) {  // e.g. a vocabulary too small to change a token: say so
+      progress_.line(std::string("causal probe skipped: ") + e.what());
+      return json{{"error", e.what()}};
+    }
+    auto g = [](const json& v) {
+      std::ostringstream os;
+      os.precision(4);
+      os << v.get<double>();
+      return os.str();
+    };
+    std::string text = "causal probe: largest change at t < T/2 when later tokens change: train mode " +
+                       g(p["leak_train"]) + ", eval mode " + g(p["leak_eval"]);
+    if (p.contains("loss_own_stats"))
+      text += "; loss with own / another batch's / running statistics " + g(p["loss_own_stats"]) + " / " +
+              g(p["loss_other_stats"]) + " / " + g(p["loss_running_stats"]);
+    progress_.line(text);
+    return p;
   }
 
   void report(const json& r) {
@@ -243,7 +275,9 @@ class Trainer {
       t["gap"] = {{"loss", t["loss"].get<double>() - r["loss"].get<double>()},
                   {metric_, t[metric_].get<double>() - r[metric_].get<double>()}};
       report(t);
-      r["batch_stats"] = {{"loss", t["loss"]}, {metric_, t[metric_]}, {"gap", t["gap"]}};
+      r["batch_stats"] = {{"loss", t["loss"]},           {metric_, t[metric_]},       {"gap", t["gap"]},
+                          {"batch_size", t["batch_size"]}, {"shuffled", t["shuffled"]}};
+      if (t.contains("by_length")) r["batch_stats"]["by_length"] = t["by_length"];
     }
     return r;
   }
