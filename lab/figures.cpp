@@ -61,6 +61,19 @@ std::vector<std::pair<std::string, std::vector<Key>>> split_panels(const Experim
 
 const json& cell_json(const CellResult* const& c) { return c->cell; }
 
+// The axes whose value differs between the cells: what a legend or tick label needs to say
+// (the rest is in the figure's title). All axes when nothing differs.
+std::vector<std::string> varying_axes(const ExperimentResults& er, const std::vector<const CellResult*>& cells) {
+  std::vector<std::string> out;
+  for (const std::string& a : fmt::cell_axes(er))
+    for (const CellResult* c : cells)
+      if (c->cell.value(a, json()) != cells.front()->cell.value(a, json())) {
+        out.push_back(a);
+        break;
+      }
+  return out.empty() ? fmt::cell_axes(er) : out;
+}
+
 std::vector<Panel> cell_panels(const ExperimentResults& er, const std::vector<const CellResult*>& cells) {
   std::vector<Panel> out;
   for (auto& [suffix, group] : split_panels(er, cells, fmt::cell_axes(er), &cell_json)) out.push_back({suffix, group});
@@ -136,6 +149,7 @@ Plot curve_plot(const ExperimentResults& er, const Panel& panel, bool by_wall, c
   plot.caption = std::string("Train loss vs ") + (by_wall ? "wall time" : "step") +
                  ": mean over the seeds of each cell, band = min..max over seeds; × marks where a diverged "
                  "run ended (it stops contributing to the mean there).";
+  const std::vector<std::string> legend_axes = varying_axes(er, panel.cells);
   int color = 1;
   PlotSeries ends;
   ends.style = PlotSeries::Style::points;
@@ -167,7 +181,7 @@ Plot curve_plot(const ExperimentResults& er, const Panel& panel, bool by_wall, c
       const double x = by_wall ? wall / nwall : static_cast<double>(step);
       band.rows.push_back({x, loss / static_cast<double>(pts.size()), lo, hi});
     }
-    band.title = fmt::cell_label(er, c->cell) + " (n=" + std::to_string(c->runs.size()) + ")";
+    band.title = fmt::cell_label(er, c->cell, legend_axes) + " (n=" + std::to_string(c->runs.size()) + ")";
     ++color;
     if (!band.rows.empty()) plot.series.push_back(std::move(band));
   }
@@ -228,9 +242,12 @@ void bn_gap_figure(const ExperimentResults& er, std::vector<Plot>& out) {
   bs.title = "train mode (batch statistics)";
   eval.color = 1;
   bs.color = 2;
+  std::vector<const CellResult*> cells;
+  for (const BnGapRow& r : rows) cells.push_back(r.cell);
+  const std::vector<std::string> tick_axes = varying_axes(er, cells);
   for (size_t i = 0; i < rows.size(); ++i) {
     const double x = static_cast<double>(i);
-    plot.xtics.push_back({x, fmt::cell_label(er, rows[i].cell->cell)});
+    plot.xtics.push_back({x, fmt::cell_label(er, rows[i].cell->cell, tick_axes)});
     if (rows[i].eval_mode.n) eval.rows.push_back({x - 0.2, rows[i].eval_mode.mean});
     if (rows[i].batch_stats.n) bs.rows.push_back({x + 0.2, rows[i].batch_stats.mean});
   }
@@ -271,11 +288,12 @@ void by_length_figures(const ExperimentResults& er, std::vector<Plot>& out) {
     plot.ylabel = "test " + leaf;
     plot.caption = "Test " + leaf + " per length bucket (completed runs): mean over seeds with 95 % CI bars.";
     for (size_t b = 0; b < buckets.size(); ++b) plot.xtics.push_back({static_cast<double>(b), buckets[b]});
+    const std::vector<std::string> legend_axes = varying_axes(er, panels[p].cells);
     int color = 1;
     for (const CellResult* c : panels[p].cells) {
       PlotSeries s;
       s.style = PlotSeries::Style::yerrorlines;
-      s.title = fmt::cell_label(er, c->cell);
+      s.title = fmt::cell_label(er, c->cell, legend_axes);
       s.color = color++;
       for (size_t b = 0; b < buckets.size(); ++b) {
         const std::string path = "test.by_length." + std::to_string(b) + "." + leaf;

@@ -79,7 +79,7 @@ void write_gp(const Plot& p, const fs::path& file) {
   out << "set title " << quoted(p.title) << " noenhanced\n";
   out << "set xlabel " << quoted(p.xlabel) << " noenhanced\n";
   out << "set ylabel " << quoted(p.ylabel) << " noenhanced\n";
-  out << "set key outside right top noenhanced\n";
+  out << "set key below noenhanced\n";
   out << "set grid\n";
   if (p.logx2) out << "set logscale x 2\nset offsets graph 0.05, graph 0.05, 0, 0\n";
   bool boxes = false;
@@ -89,7 +89,9 @@ void write_gp(const Plot& p, const fs::path& file) {
     out << "set xtics (";
     for (size_t i = 0; i < p.xtics.size(); ++i)
       out << (i ? ", " : "") << quoted(p.xtics[i].second) << " " << number(p.xtics[i].first);
-    out << ") noenhanced" << (p.xtics.size() > 4 ? " rotate by -30" : "") << "\n";
+    size_t chars = 0;
+    for (const auto& t : p.xtics) chars += t.second.size();
+    out << ") noenhanced" << (chars > 70 ? " rotate by -25" : "") << "\n";
     out << "set xrange [" << number(p.xtics.front().first - 0.6) << ":" << number(p.xtics.back().first + 0.6) << "]\n";
   }
   out << "plot ";

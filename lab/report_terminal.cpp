@@ -16,8 +16,10 @@ void print_text_table(std::ostream& out, const DocTable& t, size_t max_width) {
     for (const auto& row : t.rows)
       if (c < row.size()) w[c] = std::max(w[c], fmt::display_width(row[c]));
   }
-  // Shrink the widest column until the table fits (2 spaces between columns).
+  // Shrink the last column (free text such as a statement) down to 20, then the widest,
+  // until the table fits (2 spaces between columns).
   auto total = [&] { return std::accumulate(w.begin(), w.end(), size_t{0}) + 2 * (n ? n - 1 : 0); };
+  while (n && total() > max_width && w[n - 1] > 20) --w[n - 1];
   while (total() > max_width) {
     auto widest = std::max_element(w.begin(), w.end());
     if (*widest <= 8) break;
@@ -47,7 +49,10 @@ void print_summary(std::ostream& out, const ReportInputs& in, const std::string&
   claims.header = {"claim", "verdict", "difference [95% CI]", "n", "statement"};
   for (const auto& per_exp : in.claims)
     for (const ClaimOutcome& c : per_exp)
-      claims.rows.push_back({c.claim.id, fmt::verdict_text(c), fmt::difference_text(c), fmt::n_text(c), c.claim.statement});
+      claims.rows.push_back({c.claim.id,
+                             to_string(c.verdict.verdict) +
+                                 (c.verdict.seeds_needed > 0 ? " (~" + std::to_string(c.verdict.seeds_needed) + " seeds/side)" : ""),
+                             fmt::difference_text(c), fmt::n_text(c), c.claim.statement});
   out << "Claims and verdicts (95 % CI of the difference; + favours the claim)\n";
   if (claims.rows.empty()) out << "  (no claims in this sweep)\n";
   else print_text_table(out, claims, kWidth);
