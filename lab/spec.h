@@ -27,6 +27,42 @@
 // }
 // Grid axes: "variant" (names from "variants"), "seed" (sets the config's "seed"), or any dotted
 // config key. Order of application: base < spec "set" < profile "set" < variant "set" < other axes.
+//
+// Every key (anything else, at any level, is an error suggesting the closest valid key):
+//   name            string, required, [a-z0-9_]+
+//   title, question string, optional ("")
+//   base            object (inline train config) or string (config file, relative to the spec
+//                   file; absolute allowed), required
+//   set             object, optional: dotted config key -> JSON value (arrays stay arrays)
+//   variants        object, optional: NAME ([A-Za-z0-9_]+) -> {set: object (dotted), label:
+//                   string (default NAME)}. Variants not on the "variant" axis are never used.
+//   grid            object, required, non-empty: axis -> non-empty array of distinct values.
+//                   "variant": variant names; "seed": integers >= 0; else a dotted config key.
+//                   Two axes may not set the same value or one inside the other
+//                   ("model.norm" vs "model.norm.type"); a variant on the axis may not set a key
+//                   an axis sets. Without a "seed" axis each run uses the config's "seed" (0).
+//   metrics         object, required, non-empty: NAME -> {path: string (required, dotted path
+//                   into summary.json "final"), label: string (default path),
+//                   higher_is_better: bool (default true), diverged_value: number (optional)}
+//   primary_metric  string, optional (default: the first metric in file order)
+//   claims          array, optional, of {id: string (required, unique), statement: string
+//                   (required), source: string (""), better/worse: selector (required; axis ->
+//                   value, never "seed"; each value must be in that axis; together with
+//                   tune.axes it must pin every non-seed axis that has more than one value, so
+//                   each side is one cell), metric: string (default primary_metric), kind:
+//                   "beats" (default) | "not_worse", margin: number >= 0 (not_worse only;
+//                   default 0), tune: {axes: non-empty array of grid axes (not seed, not in
+//                   either selector), by: metric name (required)}}
+//   profiles        object, optional: NAME (not "full") -> {set: object (dotted; merged into
+//                   "set"), grid: object (axis -> values; replaces those axes' values; each axis
+//                   must be in the grid)}. Every profile is applied at parse time, so one that
+//                   drops a value a claim selects is an error when the spec is loaded.
+// Run ids: the grid's axes in file order joined by '.': a variant as its name, a seed as
+// "seed-N", any other axis as "<last key segment>-<value>" (the whole key with '.' -> '_' when
+// two axes share a last segment), values sanitised to [A-Za-z0-9_.+-] (arrays joined with
+// 'x': [64, 32] -> "64x32"). E.g. "ln.batch_size-2.seed-0"; cell_id drops the seed part
+// ("ln.batch_size-2"; "base" when the grid has only a seed axis). Two runs with the same id
+// after sanitising -> ConfigError.
 // A "metric path" is a dotted path into a run's summary.json "final" object, e.g.
 // "test.accuracy", "val.batch_stats.accuracy", "test.by_length.0.accuracy".
 #pragma once
@@ -94,7 +130,8 @@ struct ExperimentSpec {
   const MetricSpec& metric(const std::string& name) const;  // throws ConfigError when unknown
 };
 
-// Parses and validates; `origin` names the file in error messages.
+// Parses and validates; `origin` names the file in error messages ("<origin>: ...");
+// `spec_dir` resolves a "base" given as a path. spec_file is left "" (load_experiment sets it).
 ExperimentSpec parse_experiment(const json& j, const std::string& origin, const std::string& spec_dir = ".");
 ExperimentSpec load_experiment(const std::string& path);
 
@@ -111,13 +148,19 @@ struct RunSpec {
   json config;       // the full train config: base with every override applied
 };
 
-// Expands the grid (cartesian product in file order; the last axis varies fastest).
+// Expands the grid (cartesian product in file order; the last axis varies fastest). Every run
+// of a spec gets a distinct id; the same spec always gives the same ids and configs.
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec);
 
-// Whether a cell (object axis -> value) matches a selector.
+// Whether a cell (object axis -> value) matches a selector (JSON equality: 2 == 2.0).
 bool matches(const Selector& sel, const json& cell);
 
 // Applies a dotted-key override object ({"a.b": v, ...}) onto a config (creates objects).
 void apply_dotted(json& config, const json& dotted);
+
+// The spec as a self-contained JSON spec (base inlined, a profile's changes folded into "set"
+// and "grid", "profiles" left out): parse_experiment() of it gives the same runs. For the
+// sweep's NAME/experiment.json ("the spec as run"); `raw` stays the spec as written.
+json spec_to_json(const ExperimentSpec& spec);
 
 }  // namespace nl::lab

@@ -14,7 +14,8 @@ double student_t_quantile(double p, double df);
 
 struct CellStats {
   int n = 0;
-  double mean = 0, sd = 0;            // sd: sample standard deviation (n - 1); 0 when n < 2
+  double mean = 0, sd = 0;            // sd: sample standard deviation (n - 1); 0 when n < 2;
+                                      // mean NaN when n == 0
   double ci_low = 0, ci_high = 0;     // mean -/+ t_{(1+level)/2, n-1} * sd / sqrt(n); NaN when n < 2
 };
 CellStats describe(const std::vector<double>& values, double level = 0.95);
@@ -22,8 +23,9 @@ CellStats describe(const std::vector<double>& values, double level = 0.95);
 struct Difference {
   int n_a = 0, n_b = 0;
   double diff = 0;                    // mean(a) - mean(b)
-  double se = 0;                      // sqrt(s_a^2/n_a + s_b^2/n_b)
-  double df = 0;                      // Welch–Satterthwaite
+  double se = 0;                      // sqrt(s_a^2/n_a + s_b^2/n_b); NaN when n < 2 on a side
+  double df = 0;                      // Welch–Satterthwaite; NaN when n < 2 on a side; with
+                                      // zero variance on both sides (0/0) n_a + n_b - 2
   double ci_low = 0, ci_high = 0;     // NaN when either side has n < 2
 };
 Difference welch_difference(const std::vector<double>& a, const std::vector<double>& b, double level = 0.95);
@@ -41,7 +43,13 @@ struct ClaimVerdict {
 };
 // `better`/`worse` are the metric's values over seeds; `higher_is_better` orients them.
 // holds: CI of the oriented difference lies above the threshold; does not hold: below it;
-// inconclusive: the CI contains it (or n < 2 on a side).
+// inconclusive: the CI contains it (or n < 2 on a side). threshold: 0 for "beats", -margin for
+// "not worse". Zero spread on both sides: the CI is the point difference, so the verdict is
+// its side of the threshold (inconclusive only when equal), with a note.
+// seeds_needed (inconclusive only): the smallest n in [2, 1000] per side with
+// t_{(1+level)/2, df(n)} * sqrt((s_a^2 + s_b^2)/n) < diff - threshold at the observed sds and
+// Welch df(n); 0 with a note when the observed difference is not above the threshold, when
+// n < 2 on a side, or when more than 1000 would be needed.
 ClaimVerdict judge(const std::vector<double>& better, const std::vector<double>& worse, bool higher_is_better,
                    double threshold = 0.0, double level = 0.95);
 
