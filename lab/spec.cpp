@@ -139,21 +139,22 @@ std::string suggest(const std::string& word, const std::vector<std::string>& can
 // non-negative integers.
 GridAxis parse_axis(const Parser& p, const std::string& key, const json& values, const std::string& where,
                     const ExperimentSpec& s) {
+  const std::string axis_name = where + " axis '" + key + "'";  // e.g. "grid axis 'seed'"
   if (key != "variant" && key != "seed") p.check_dotted_key(key, where);
-  if (!values.is_array()) p.fail("grid axis '" + key + "'" + in_where(where) + " must be an array of values, got " + values.dump());
-  if (values.empty()) p.fail("grid axis '" + key + "'" + in_where(where) + " has no values");
+  if (!values.is_array()) p.fail(axis_name + " must be an array of values, got " + values.dump());
+  if (values.empty()) p.fail(axis_name + " has no values");
   GridAxis axis{key, {}};
   for (const json& v : values) {
     if (key == "variant") {
-      if (!v.is_string()) p.fail("grid axis 'variant'" + in_where(where) + ": values must be variant names, got " + v.dump());
+      if (!v.is_string()) p.fail(axis_name + ": values must be variant names, got " + v.dump());
       if (!s.find_variant(v.get<std::string>()))
-        p.fail("grid axis 'variant'" + in_where(where) + " names unknown variant '" + v.get<std::string>() + "'" +
+        p.fail(axis_name + " names unknown variant '" + v.get<std::string>() + "'" +
                (s.variants.empty() ? " (the spec defines no \"variants\")" : suggest(v.get<std::string>(), variant_names(s))));
     }
     if (key == "seed" && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-      p.fail("grid axis 'seed'" + in_where(where) + ": seeds must be non-negative integers, got " + v.dump());
+      p.fail(axis_name + ": seeds must be non-negative integers, got " + v.dump());
     if (std::find(axis.values.begin(), axis.values.end(), v) != axis.values.end())
-      p.fail("grid axis '" + key + "'" + in_where(where) + " lists " + v.dump() + " twice");
+      p.fail(axis_name + " lists " + v.dump() + " twice");
     axis.values.push_back(v);
   }
   return axis;
@@ -443,11 +444,7 @@ ExperimentSpec apply_profile_from(const ExperimentSpec& spec, const std::string&
   for (const GridAxis& a : it->second.grid)
     for (GridAxis& mine : s.grid)
       if (mine.key == a.key) mine.values = a.values;
-  try {
-    validate_against_grid(p, s);
-  } catch (const ConfigError& e) {
-    throw ConfigError(std::string(e.what()) + " (with profile '" + profile + "')");
-  }
+  validate_against_grid(Parser(origin + ": with profile '" + profile + "'"), s);
   return s;
 }
 }  // namespace
