@@ -443,7 +443,9 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
   disp.clear();
   write_json_atomic(index_file, build_index(plan, opt));
   if (config_error) throw ConfigError(*config_error);
-  res.stopped = stopping;
+  // Stopped means something is left to do (a Ctrl-C during the last runs' final evaluation
+  // may find them finishing anyway).
+  res.stopped = stopping && res.skipped + res.completed + res.diverged < res.total;
   res.wall_s = std::chrono::duration<double>(Clock::now() - t_start).count();
   return res;
 }
