@@ -36,6 +36,7 @@ struct ClaimOutcome {
   std::string better_cell, worse_cell;  // the cells compared (after tuning)
   ClaimVerdict verdict;
   CellStats better_stats, worse_stats;
+  std::string tuning;  // how each side's cell was chosen when the claim tunes ("" otherwise)
 };
 
 struct ExperimentResults {
@@ -44,13 +45,22 @@ struct ExperimentResults {
   std::vector<RunResultRecord> runs;
   std::vector<CellResult> cells;  // in grid order
 
+  // CellResult::runs point into `runs`: copies re-point them at their own runs.
+  ExperimentResults() = default;
+  ExperimentResults(const ExperimentResults& o) { *this = o; }
+  ExperimentResults& operator=(const ExperimentResults& o);
+  ExperimentResults(ExperimentResults&&) noexcept = default;
+  ExperimentResults& operator=(ExperimentResults&&) noexcept = default;
+
   // The metric over a cell's runs: completed runs' values, plus diverged_value for each
   // diverged run when the metric has one.
   std::vector<double> values(const CellResult& cell, const MetricSpec& m) const;
   std::vector<ClaimOutcome> judge_claims() const;
 };
 
-// Reads every experiment of a sweep folder (sweep.json + run folders).
+// Reads every experiment of a sweep folder (sweep.json + run folders). A run's status is
+// sweep.json's, except that a summary.json saying completed/diverged wins (the index may lag
+// behind a sweep that was stopped). RunResultRecord::dir is the run folder's full path.
 std::vector<ExperimentResults> load_results(const std::string& sweep_dir);
 
 // The value at a dotted path ("test.accuracy", "test.by_length.0.accuracy") of a JSON object.
