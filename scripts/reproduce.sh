@@ -9,7 +9,7 @@ NORMLAB=${1:-build/bin/normlab}
 OUT=${2:-runs/reproduce}
 JOBS=${JOBS:-$(nproc)}
 mapfile -t SPECS < <(ls experiments/*.json)
-RUNS=$("$NORMLAB" sweep "${SPECS[@]}" --out "$OUT" --dry-run --quiet | sed -n 's/^runs to do: \([0-9]*\).*/\1/p' | tail -1)
+RUNS=$("$NORMLAB" sweep "${SPECS[@]}" --out "$OUT" --dry-run --quiet | sed -n "s/.* \([0-9]*\) to run;.*/\1/p" | tail -1)
 # Measured on a 2-core machine (docs/experiments.md): about 30 minutes for the whole set.
 echo "== normlab reproduce: ${#SPECS[@]} experiments, ${RUNS:-?} runs still to do, $JOBS jobs;"
 echo "   estimate: about 30 minutes on 2 cores for the whole set from scratch (less when resuming)"
