@@ -1,14 +1,15 @@
 # normlab — the two commands a newcomer needs:
 #   make demo       install deps, build, run the headline LN-vs-BN sweep (E1 + E4, quick) and its report
 #   make test       install deps, build, run the whole test suite (ctest)
-# More: make reproduce (every experiment, full size) | build | test-sanitize | bench | install PREFIX=... | clean
+# More: make reproduce (every experiment, full size) | build | test-sanitize | bench | bench-compare |
+#       install PREFIX=... | clean
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 PREFIX ?= $(CURDIR)/install
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo reproduce test-sanitize bench install clean
+.PHONY: all deps configure build test demo reproduce test-sanitize bench bench-compare install clean
 
 all: build
 
@@ -39,7 +40,14 @@ test-sanitize: deps
 	  NORMLAB_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	@$(BUILD)/bin/normlab bench
+	@$(BUILD)/bin/normlab bench --json
+
+# normlab vs PyTorch eager (if python3-torch is installed) on the same benchmarks, one table at
+# 1 and 2 threads with the same-run sgemm / STREAM floors (docs/performance.md). ~10 min.
+# Never part of `make test`. Options: make bench-compare COMPARE_ARGS="--filter step/ --threads 1"
+PY3 := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+bench-compare: build
+	@$(PY3) scripts/bench-compare.py --normlab $(BUILD)/bin/normlab $(COMPARE_ARGS)
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -3,7 +3,6 @@
 // effective GB/s with the anchors' minimal-bytes convention (fwd: 2·R·C·4, fwd+bwd: 5·R·C·4,
 // as ../shared/anchors/pytorch/torch_norms.py counts them). Run it with --threads 1 and 2.
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,18 +10,13 @@
 #include "apps/bench_util.h"
 #include "apps/commands.h"
 #include "core/normlab.h"
+#include "core/timing.h"
 #include "layers/kernels/batchnorm.h"
 #include "layers/kernels/layernorm.h"
 #include "layers/rmsnorm.h"
 
 namespace nl::cli {
 namespace {
-
-double cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 struct PerCall {
   double wall_us;  // median over repetitions
@@ -43,11 +37,11 @@ PerCall us_per_call(F&& f, double min_ms, int reps) {
     if (ms >= min_ms || inner >= (1 << 20)) break;
     inner *= 2;
   }
-  const double c0 = cpu_ms();
+  const double c0 = process_cpu_ms();
   const Timing t = time_it([&] {
     for (int i = 0; i < inner; ++i) f();
   }, reps);
-  const double cpu = cpu_ms() - c0;
+  const double cpu = process_cpu_ms() - c0;
   return {t.median_ms * 1e3 / inner, cpu * 1e3 / (static_cast<double>(inner) * (reps + 1))};
 }
 

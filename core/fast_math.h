@@ -1,4 +1,4 @@
-// Vectorisable float kernels for transcendental functions on hot paths (the RNN cell), where
+// Vectorisable float kernels for transcendental functions on hot paths (the RNN cell, GELU), where
 // a libm call per element would cost more than the step's GEMM. Accuracy: a few float ulps
 // (tests/core/test_fast_math.cpp checks against std::tanh / std::exp in double).
 #pragma once
@@ -41,6 +41,43 @@ inline float fast_tanh(float x) {
       ax * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f))));
   const float y = ax < 0.0625f ? small : big;
   return x < 0.0f ? -y : y;
+}
+
+// erfc(z) for z >= 0 with relative error < 1.2e-7 over the whole range (the Chebyshev-fitted
+// form t·exp(-z² + P(t)), t = 1/(1 + z/2), of Press et al., Numerical Recipes, §6.2), on
+// fast_exp_nonpos: no libm call, so loops over it vectorise.
+inline float fast_erfc_nonneg(float z) {
+  const float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  float a = p - z * z;  // <= ~1e-8 at z = 0; exp of a tiny positive number is still accurate
+  a = a > 0.0f ? 0.0f : a;
+  return t * fast_exp_nonpos(a);
+}
+
+// The standard normal CDF Φ(x) = erfc(-x/√2)/2, accurate in both tails (no 1 + erf(x)
+// cancellation for x << 0).
+inline float fast_normal_cdf(float x) {
+  const float z = (x < 0.0f ? -x : x) * 0.70710678118654752f;
+  const float half_tail = 0.5f * fast_erfc_nonneg(z);
+  return x < 0.0f ? half_tail : 1.0f - half_tail;
+}
+
+// GELU, exact erf form (Hendrycks & Gimpel 2016): y = x·Φ(x).
+inline float fast_gelu(float x) { return x * fast_normal_cdf(x); }
+
+// Its derivative: Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π).
+inline float fast_gelu_grad(float x) {
+  const float pdf = 0.39894228040143268f * fast_exp_nonpos(-0.5f * x * x);
+  return fast_normal_cdf(x) + x * pdf;
 }
 
 // y[i] = tanh(x[i]) for i < n (the loop vectorises: no calls, no branches).

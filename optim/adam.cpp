@@ -29,14 +29,21 @@ void Adam::update(size_t i, float* p, const float* g, int64_t n, int64_t t) {
   const float eps = static_cast<float>(o.eps);
   const float l2 = o.decoupled ? 0.0f : static_cast<float>(o.weight_decay);
   const float keep = o.decoupled ? static_cast<float>(1.0 - lr_ * o.weight_decay) : 1.0f;
-  float* m = slot(0, i);
-  float* v = slot(1, i);
+  // One pass over p, g, m, v. __restrict (the four never alias) and -fno-math-errno
+  // (CMakeLists.txt) let GCC vectorise it; sqrt and divide stay IEEE-exact, so the results are
+  // bit for bit those of the scalar loop.
+  float* __restrict pp = p;
+  const float* __restrict gg = g;
+  float* __restrict m = slot(0, i);
+  float* __restrict v = slot(1, i);
   for (int64_t j = 0; j < n; ++j) {
-    const float gj = g[j] + l2 * p[j];
-    const float pj = p[j] * keep;
-    m[j] = b1 * m[j] + one_b1 * gj;
-    v[j] = b2 * v[j] + one_b2 * gj * gj;
-    p[j] = pj - step_size * m[j] / (std::sqrt(v[j]) * inv_bc2_sqrt + eps);
+    const float gj = gg[j] + l2 * pp[j];
+    const float pj = pp[j] * keep;
+    const float mj = b1 * m[j] + one_b1 * gj;
+    const float vj = b2 * v[j] + one_b2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    pp[j] = pj - step_size * mj / (std::sqrt(vj) * inv_bc2_sqrt + eps);
   }
 }
 

@@ -14,14 +14,15 @@ SGD::SGD(NamedParams params, const SGDOptions& options)
   if (options.momentum > 0.0) add_slot("momentum_buffer");
 }
 
-void SGD::update(size_t i, float* p, const float* g, int64_t n, int64_t) {
+// __restrict: p, g and the momentum buffer never alias, so both loops vectorise.
+void SGD::update(size_t i, float* __restrict p, const float* __restrict g, int64_t n, int64_t) {
   const float lr = static_cast<float>(lr_), wd = static_cast<float>(options_.weight_decay);
   const float mu = static_cast<float>(options_.momentum);
   if (mu == 0.0f) {
     for (int64_t j = 0; j < n; ++j) p[j] -= lr * (g[j] + wd * p[j]);
     return;
   }
-  float* b = slot(0, i);
+  float* __restrict b = slot(0, i);
   const bool nesterov = options_.nesterov;
   for (int64_t j = 0; j < n; ++j) {
     const float gj = g[j] + wd * p[j];

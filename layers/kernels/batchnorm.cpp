@@ -2,6 +2,7 @@
 // (see the header).
 #include "layers/kernels/batchnorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,98 +14,189 @@ namespace nl {
 namespace kernels {
 namespace {
 
-constexpr int64_t kChannelGrain = 16;    // channels per thread below which stats stay serial
-constexpr int64_t kGrainElems = 1 << 14;  // elements per thread for the row-parallel passes
+constexpr int64_t kGrainElems = 1 << 14;  // elements per thread for the elementwise passes
+constexpr int64_t kChunkElems = 1 << 16;  // elements per reduction chunk (~256 KB of x)
+constexpr int64_t kMaxChunks = 16;        // enough to balance 2..16 threads
 
-// Rows per statistics block: ~128 KB of x per block (stays in L2 for the second pass),
-// chosen from C alone so a channel's result does not depend on the thread count.
-int64_t block_rows(int64_t C) { return std::clamp<int64_t>((32 * 1024) / std::max<int64_t>(1, C), 16, 4096); }
-int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C)); }
 bool valid(const float* mask, int64_t r) { return !mask || mask[r] != 0.0f; }
+int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C)); }
+
+// The reductions split rows, not channels: each thread streams whole contiguous rows and the
+// inner loops run over C (vectorised). The partition is fixed by (R, C) alone, never by the
+// thread count, and partials are combined in chunk order, so results are bit-identical for
+// any thread count. Rows -> blocks of ~128 KB of x (a block stays in L2 for a second pass,
+// float accumulators suffice within it) -> chunks of whole blocks (one parallel task each,
+// double partials per chunk).
+struct Partition {
+  int64_t block_rows, blocks;
+  int64_t chunks;
+  int64_t chunk_begin(int64_t k) const { return std::min(blocks, k * blocks / chunks) * block_rows; }
+};
+Partition partition(int64_t R, int64_t C) {
+  Partition p;
+  p.block_rows = std::clamp<int64_t>((32 * 1024) / std::max<int64_t>(1, C), 8, 1024);
+  p.blocks = (R + p.block_rows - 1) / p.block_rows;
+  p.chunks = std::clamp<int64_t>(R * C / kChunkElems, 1, kMaxChunks);
+  p.chunks = std::max<int64_t>(1, std::min(p.chunks, p.blocks));
+  return p;
+}
+
+// fn(k, r0, r1) for every chunk k (rows [r0, r1)), chunks spread over the pool.
+template <class Fn>
+void for_each_chunk(const Partition& p, int64_t R, Fn&& fn) {
+  parallel_for(p.chunks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) fn(k, p.chunk_begin(k), std::min(R, p.chunk_begin(k + 1)));
+  });
+}
+
+// Merges (nb, bmean, bm2) into (n, M, M2) per channel (Chan, Golub & LeVeque 1979).
+void chan_merge(double* __restrict M, double* __restrict M2, int64_t n, const double* bmean,
+                const double* bm2, int64_t nb, int64_t C) {
+  const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
+  const double nn = na + nbd;
+  for (int64_t c = 0; c < C; ++c) {
+    const double delta = bmean[c] - M[c];
+    M[c] += delta * nbd / nn;
+    M2[c] += bm2[c] + delta * delta * na * nbd / nn;
+  }
+}
+
+// Σdy and Σdy·(x - mean) of two rows into the accumulators (a function so that GCC sees the
+// restrict parameters: with this many pointers it would not vectorise with alias checks).
+void sums_two_rows(const float* __restrict dya, const float* __restrict xa,
+                   const float* __restrict dyb, const float* __restrict xb,
+                   const float* __restrict m, const float* __restrict lo, float* __restrict ady,
+                   float* __restrict adx, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float da = dya[c], db = dyb[c];
+    ady[c] += da + db;
+    adx[c] += da * ((xa[c] - m[c]) - lo[c]) + db * ((xb[c] - m[c]) - lo[c]);
+  }
+}
 
 }  // namespace
 
 void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
                      float* mean, float* mean_lo, float* var, float* rstd) {
-  // Scratch per channel: merged mean M, merged M2, block sum, block deviation sums s1, s2.
-  std::vector<double> scratch(static_cast<size_t>(5 * C));
-  std::vector<float> shift(static_cast<size_t>(C));
-  const int64_t BR = block_rows(C);
-  parallel_for(C, kChannelGrain, [&](int64_t c0, int64_t c1) {
-    double* M = scratch.data();
+  const Partition P = partition(R, C);
+  const size_t Cs = static_cast<size_t>(C);
+  // Per chunk: (n, M, M2) over its valid rows.
+  std::vector<double> part(2 * Cs * P.chunks, 0.0);
+  std::vector<int64_t> count(P.chunks, 0);
+  for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
+    double* M = part.data() + 2 * Cs * k;
     double* M2 = M + C;
-    double* bs = M + 2 * C;
-    double* s1 = M + 3 * C;
-    double* s2 = M + 4 * C;
-    float* sh = shift.data();
-    for (int64_t c = c0; c < c1; ++c) M[c] = M2[c] = 0.0;
+    std::vector<float> fs(3 * Cs);
+    std::vector<double> fb(2 * Cs);
+    float* __restrict s1 = fs.data();
+    float* __restrict s2 = s1 + C;
+    float* __restrict sh = s1 + 2 * C;
+    double* bmean = fb.data();
+    double* bm2 = bmean + C;
+    std::vector<const float*> rows(static_cast<size_t>(P.block_rows));
     int64_t n = 0;
-    for (int64_t rb = 0; rb < R; rb += BR) {
-      const int64_t re = std::min(R, rb + BR);
-      // Pass 1 over the block: its mean per channel.
-      for (int64_t c = c0; c < c1; ++c) bs[c] = 0.0;
-      int64_t nb = 0;
-      for (int64_t r = rb; r < re; ++r) {
-        if (!valid(mask, r)) continue;
-        ++nb;
-        const float* xr = x + r * C;
-        for (int64_t c = c0; c < c1; ++c) bs[c] += static_cast<double>(xr[c]);
-      }
+    for (int64_t rb = r0; rb < r1; rb += P.block_rows) {
+      const int64_t re = std::min(r1, rb + P.block_rows);
+      int64_t nb = 0;  // the block's valid rows
+      for (int64_t r = rb; r < re; ++r)
+        if (valid(mask, r)) rows[nb++] = x + r * C;
       if (nb == 0) continue;
-      const double inv_nb = 1.0 / static_cast<double>(nb);
-      for (int64_t c = c0; c < c1; ++c) {
-        sh[c] = static_cast<float>(bs[c] * inv_nb);
-        s1[c] = s2[c] = 0.0;
+      // Pass 1: the block's mean in float, summed as deviations from its first valid row.
+      // Two rows per sweep halve the accumulator loads and stores (the loop is L1-bound).
+      const float* __restrict xf = rows[0];
+      for (int64_t c = 0; c < C; ++c) s1[c] = 0.0f;
+      int64_t i = 1;
+      for (; i + 1 < nb; i += 2) {
+        const float* __restrict xa = rows[i];
+        const float* __restrict xb = rows[i + 1];
+        for (int64_t c = 0; c < C; ++c) s1[c] += (xa[c] - xf[c]) + (xb[c] - xf[c]);
       }
-      // Pass 2 over the (cached) block: deviations from the float block mean (see row_moments).
-      for (int64_t r = rb; r < re; ++r) {
-        if (!valid(mask, r)) continue;
-        const float* xr = x + r * C;
-        for (int64_t c = c0; c < c1; ++c) {
-          const double d = static_cast<double>(xr[c] - sh[c]);
+      if (i < nb) {
+        const float* __restrict xa = rows[i];
+        for (int64_t c = 0; c < C; ++c) s1[c] += xa[c] - xf[c];
+      }
+      const float inv_nb = 1.0f / static_cast<float>(nb);
+      for (int64_t c = 0; c < C; ++c) {
+        sh[c] = xf[c] + s1[c] * inv_nb;
+        s1[c] = s2[c] = 0.0f;
+      }
+      // Pass 2 over the cached block: deviations from that mean (the shifted two-pass form,
+      // so a large mean costs no precision; see row_moments).
+      i = 0;
+      for (; i + 1 < nb; i += 2) {
+        const float* __restrict xa = rows[i];
+        const float* __restrict xb = rows[i + 1];
+        for (int64_t c = 0; c < C; ++c) {
+          const float da = xa[c] - sh[c], db = xb[c] - sh[c];
+          s1[c] += da + db;
+          s2[c] += da * da + db * db;
+        }
+      }
+      if (i < nb) {
+        const float* __restrict xa = rows[i];
+        for (int64_t c = 0; c < C; ++c) {
+          const float d = xa[c] - sh[c];
           s1[c] += d;
           s2[c] += d * d;
         }
       }
-      // Merge the block into the running (n, M, M2) (Chan, Golub & LeVeque 1979).
-      const double na = static_cast<double>(n), nn = static_cast<double>(n + nb);
-      for (int64_t c = c0; c < c1; ++c) {
-        const double bmean = sh[c] + s1[c] * inv_nb;
-        const double bm2 = std::max(0.0, s2[c] - s1[c] * s1[c] * inv_nb);
-        const double delta = bmean - M[c];
-        M[c] += delta * nb / nn;
-        M2[c] += bm2 + delta * delta * na * nb / nn;
+      const double inv = 1.0 / static_cast<double>(nb);
+      for (int64_t c = 0; c < C; ++c) {
+        const double a = s1[c];
+        bmean[c] = static_cast<double>(sh[c]) + a * inv;
+        bm2[c] = std::max(0.0, static_cast<double>(s2[c]) - a * a * inv);
       }
+      chan_merge(M, M2, n, bmean, bm2, nb, C);
       n += nb;
     }
-    for (int64_t c = c0; c < c1; ++c) {
-      const double v = n > 0 ? std::max(0.0, M2[c] / static_cast<double>(n)) : 0.0;
-      split_mean(M[c], &mean[c], &mean_lo[c]);
-      if (var) var[c] = static_cast<float>(v);
-      rstd[c] = static_cast<float>(1.0 / std::sqrt(v + static_cast<double>(eps)));
-    }
+    count[k] = n;
   });
+  // Chunks merged in chunk order: the same arithmetic for any thread count.
+  std::vector<double> tot(2 * Cs, 0.0);
+  double* M = tot.data();
+  double* M2 = M + C;
+  int64_t n = 0;
+  for (int64_t k = 0; k < P.chunks; ++k) {
+    if (count[k] == 0) continue;
+    const double* pk = part.data() + 2 * Cs * k;
+    chan_merge(M, M2, n, pk, pk + C, count[k], C);
+    n += count[k];
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    const double v = n > 0 ? std::max(0.0, M2[c] / static_cast<double>(n)) : 0.0;
+    split_mean(M[c], &mean[c], &mean_lo[c]);
+    if (var) var[c] = static_cast<float>(v);
+    rstd[c] = static_cast<float>(1.0 / std::sqrt(v + static_cast<double>(eps)));
+  }
 }
 
 void batchnorm_apply(const float* x, const float* mask, const float* gamma, const float* beta,
                      const float* mean, const float* mean_lo, const float* rstd, int64_t R,
                      int64_t C, float* y) {
-  std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  std::vector<float> coef(static_cast<size_t>(4 * C));
+  float* sc = coef.data();
+  float* sb = sc + C;
+  float* mh = sc + 2 * C;
+  float* ml = sc + 3 * C;
   for (int64_t c = 0; c < C; ++c) {
-    scale[c] = gamma ? rstd[c] * gamma[c] : rstd[c];
-    shift[c] = beta ? beta[c] : 0.0f;
+    sc[c] = gamma ? rstd[c] * gamma[c] : rstd[c];
+    sb[c] = beta ? beta[c] : 0.0f;
+    mh[c] = mean[c];
+    ml[c] = mean_lo[c];
   }
-  const float* sc = scale.data();
-  const float* sb = shift.data();
   parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+    const float* __restrict a = sc;
+    const float* __restrict b = sb;
+    const float* __restrict m = mh;
+    const float* __restrict lo = ml;
     for (int64_t r = r0; r < r1; ++r) {
-      float* yr = y + r * C;
+      float* __restrict yr = y + r * C;
       if (!valid(mask, r)) {
         for (int64_t c = 0; c < C; ++c) yr[c] = 0.0f;
         continue;
       }
-      const float* xr = x + r * C;
-      for (int64_t c = 0; c < C; ++c) yr[c] = ((xr[c] - mean[c]) - mean_lo[c]) * sc[c] + sb[c];
+      const float* __restrict xr = x + r * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] = ((xr[c] - m[c]) - lo[c]) * a[c] + b[c];
     }
   });
 }
@@ -113,23 +205,53 @@ void batchnorm_backward(const float* dy, const float* x, const float* mask, cons
                         const float* mean, const float* mean_lo, const float* rstd, int64_t R,
                         int64_t C, int64_t n, bool batch_stats, const NormGrads& grads) {
   const bool need_sums = grads.dgamma || grads.dbeta || (grads.dx && batch_stats);
-  // Per channel: Σ dy and Σ dy * (x - mean) over valid rows, in double, one pass over x and dy.
-  std::vector<double> sums(need_sums ? static_cast<size_t>(2 * C) : 0, 0.0);
+  const size_t Cs = static_cast<size_t>(C);
+  // Per channel: Σ dy and Σ dy * (x - mean) over valid rows, one pass over x and dy. Float
+  // within a block, double per chunk, chunks summed in order (thread-count independent).
+  std::vector<double> sums(2 * Cs, 0.0);
   if (need_sums) {
-    parallel_for(C, kChannelGrain, [&](int64_t c0, int64_t c1) {
-      double* sdy = sums.data();
-      double* sdx = sdy + C;
-      for (int64_t r = 0; r < R; ++r) {
-        if (!valid(mask, r)) continue;
-        const float* dyr = dy + r * C;
-        const float* xr = x + r * C;
-        for (int64_t c = c0; c < c1; ++c) {
-          const float d = dyr[c];
-          sdy[c] += d;
-          sdx[c] += static_cast<double>(d * ((xr[c] - mean[c]) - mean_lo[c]));
+    const Partition P = partition(R, C);
+    std::vector<double> part(2 * Cs * P.chunks, 0.0);
+    for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
+      double* __restrict pdy = part.data() + 2 * Cs * k;
+      double* __restrict pdx = pdy + C;
+      std::vector<float> fs(2 * Cs);
+      float* __restrict ady = fs.data();
+      float* __restrict adx = ady + C;
+      const float* __restrict m = mean;
+      const float* __restrict lo = mean_lo;
+      std::vector<int64_t> rows(static_cast<size_t>(P.block_rows));
+      for (int64_t rb = r0; rb < r1; rb += P.block_rows) {
+        const int64_t re = std::min(r1, rb + P.block_rows);
+        int64_t nb = 0;  // the block's valid rows
+        for (int64_t r = rb; r < re; ++r)
+          if (valid(mask, r)) rows[nb++] = r * C;
+        for (int64_t c = 0; c < C; ++c) ady[c] = adx[c] = 0.0f;
+        // Two rows per sweep halve the accumulator loads and stores (the loop is L1-bound).
+        int64_t i = 0;
+        for (; i + 1 < nb; i += 2) {
+          sums_two_rows(dy + rows[i], x + rows[i], dy + rows[i + 1], x + rows[i + 1], m, lo, ady,
+                        adx, C);
+        }
+        if (i < nb) {
+          const float* __restrict dya = dy + rows[i];
+          const float* __restrict xa = x + rows[i];
+          for (int64_t c = 0; c < C; ++c) {
+            const float da = dya[c];
+            ady[c] += da;
+            adx[c] += da * ((xa[c] - m[c]) - lo[c]);
+          }
+        }
+        for (int64_t c = 0; c < C; ++c) {
+          pdy[c] += ady[c];
+          pdx[c] += adx[c];
         }
       }
     });
+    for (int64_t k = 0; k < P.chunks; ++k) {
+      const double* pk = part.data() + 2 * Cs * k;
+      for (int64_t c = 0; c < 2 * C; ++c) sums[c] += pk[c];
+    }
   }
   const double* sdy = sums.data();
   const double* sdx = sums.data() + C;
@@ -139,13 +261,17 @@ void batchnorm_backward(const float* dy, const float* x, const float* mask, cons
   }
   if (!grads.dx) return;
   // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded).
-  std::vector<float> coef(static_cast<size_t>(3 * C));
+  std::vector<float> coef(static_cast<size_t>(5 * C));
   float* p = coef.data();
   float* q = p + C;
   float* s = p + 2 * C;
+  float* mh = p + 3 * C;
+  float* ml = p + 4 * C;
   for (int64_t c = 0; c < C; ++c) {
     const double k1 = static_cast<double>(gamma ? gamma[c] : 1.0f) * rstd[c];
     p[c] = static_cast<float>(k1);
+    mh[c] = mean[c];
+    ml[c] = mean_lo[c];
     if (batch_stats) {
       const double a = sdy[c] / static_cast<double>(n);                   // mean(dy)
       const double b = sdx[c] * rstd[c] / static_cast<double>(n);         // mean(dy * x̂)
@@ -158,21 +284,26 @@ void batchnorm_backward(const float* dy, const float* x, const float* mask, cons
   float* dx = grads.dx;
   const bool add = grads.dx_add;
   parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+    const float* __restrict pp = p;
+    const float* __restrict pq = q;
+    const float* __restrict ps = s;
+    const float* __restrict m = mh;
+    const float* __restrict lo = ml;
     for (int64_t r = r0; r < r1; ++r) {
-      float* dxr = dx + r * C;
+      float* __restrict dxr = dx + r * C;
       if (!valid(mask, r)) {
         if (!add)
           for (int64_t c = 0; c < C; ++c) dxr[c] = 0.0f;
         continue;
       }
-      const float* dyr = dy + r * C;
-      const float* xr = x + r * C;
+      const float* __restrict dyr = dy + r * C;
+      const float* __restrict xr = x + r * C;
       if (add)
         for (int64_t c = 0; c < C; ++c)
-          dxr[c] += p[c] * dyr[c] + q[c] - s[c] * ((xr[c] - mean[c]) - mean_lo[c]);
+          dxr[c] += pp[c] * dyr[c] + pq[c] - ps[c] * ((xr[c] - m[c]) - lo[c]);
       else
         for (int64_t c = 0; c < C; ++c)
-          dxr[c] = p[c] * dyr[c] + q[c] - s[c] * ((xr[c] - mean[c]) - mean_lo[c]);
+          dxr[c] = pp[c] * dyr[c] + pq[c] - ps[c] * ((xr[c] - m[c]) - lo[c]);
     }
   });
 }

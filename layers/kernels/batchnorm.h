@@ -13,9 +13,10 @@ namespace kernels {
 // Per-channel batch statistics over the valid rows (mask == null, or mask[r] != 0).
 // x: (R, C); mask: (R) or null; n: number of valid rows (> 0).
 // Outputs (C): mean = mean_hi + mean_lo (split_mean), var (biased; may be null), rstd.
-// Two passes with double accumulation inside blocks of rows (the block stays in cache), blocks
-// merged by Chan et al.'s pairwise update: x is streamed from memory once. Parallel over
-// channels; each channel's result does not depend on the thread count.
+// Two passes with float accumulation inside blocks of rows (the block stays in cache; the second
+// pass sums deviations from the block's mean), blocks merged in double by Chan et al.'s pairwise
+// update: x is streamed from memory once. Rows are split across threads in a fixed partition
+// with partials merged in a fixed order: results do not depend on the thread count.
 void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
                      float* mean, float* mean_lo, float* var, float* rstd);
 
@@ -29,7 +30,8 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
 //   dx = gamma * rstd * (dy - mean(dy) - x̂ * mean(dy * x̂))   (means over the n valid rows)
 // with fixed statistics (eval, or the running-stat fallback): dx = gamma * rstd * dy.
 // Both: dgamma = Σ dy * x̂, dbeta = Σ dy over valid rows; masked rows get dx = 0.
-// The per-channel sums run parallel over channels, each in a fixed row order (deterministic).
+// The per-channel sums split rows across threads in the same fixed partition (deterministic,
+// independent of the thread count).
 void batchnorm_backward(const float* dy, const float* x, const float* mask, const float* gamma,
                         const float* mean, const float* mean_lo, const float* rstd, int64_t R,
                         int64_t C, int64_t n, bool batch_stats, const NormGrads& grads);

@@ -268,6 +268,43 @@ TEST_CASE("BatchNorm dgamma/dbeta/dx are bit-identical across runs", "[layers][b
   set_num_threads(saved);
 }
 
+TEST_CASE("BatchNorm kernels give bit-identical results at 1 and 2 threads, masked or not",
+          "[layers][batchnorm][determinism]") {
+  // Rows are split across threads; the fixed chunk partition must make the thread count
+  // invisible. 4096 x 64 spans several reduction chunks; rows ending in 7 are masked.
+  const int64_t R = 4096, C = 64;
+  Tensor x = rand_tensor({R, C}, 81, false);
+  Tensor dy = rand_tensor({R, C}, 82, false);
+  Tensor g = rand_tensor({C}, 83, false), mk = Tensor::ones({R});
+  for (int64_t r = 7; r < R; r += 10) mk.data()[r] = 0.0f;
+  const int saved = num_threads();
+  std::vector<std::vector<float>> out[2];
+  for (int t = 0; t < 2; ++t) {
+    set_num_threads(t + 1);
+    const float* masks[2] = {nullptr, mk.data()};
+    for (const float* mask : masks) {
+      const int64_t n = mask ? count_valid(mk, R) : R;
+      std::vector<float> mean(C), lo(C), var(C), rstd(C), y(R * C), dx(R * C), dg(C), db(C);
+      kernels::batchnorm_stats(x.data(), mask, R, C, 1e-5f, mean.data(), lo.data(), var.data(),
+                               rstd.data());
+      kernels::batchnorm_apply(x.data(), mask, g.data(), nullptr, mean.data(), lo.data(),
+                               rstd.data(), R, C, y.data());
+      kernels::NormGrads grads;
+      grads.dx = dx.data();
+      grads.dgamma = dg.data();
+      grads.dbeta = db.data();
+      kernels::batchnorm_backward(dy.data(), x.data(), mask, g.data(), mean.data(), lo.data(),
+                                  rstd.data(), R, C, n, true, grads);
+      if (mask)
+        for (int64_t c = 0; c < C; ++c) CHECK(y[7 * C + c] == 0.0f);
+      for (auto* v : {&mean, &lo, &var, &rstd, &y, &dx, &dg, &db}) out[t].push_back(*v);
+    }
+  }
+  set_num_threads(saved);
+  REQUIRE(out[0].size() == out[1].size());
+  for (size_t i = 0; i < out[0].size(); ++i) CHECK(out[0][i] == out[1][i]);
+}
+
 TEST_CASE("BatchNorm per-step statistics: one set per step, the last one reused beyond",
           "[layers][batchnorm]") {
   auto bn = make_bn(3, 81, /*steps=*/2);

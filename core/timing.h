@@ -1,0 +1,28 @@
+// Benchmark timing shared by `normlab bench` and its JSON mode: warm-up, calls grouped so one
+// repetition lasts long enough for the clock, median and minimum over repetitions, plus the
+// process's CPU time, minor page faults and resident memory (steady-state checks).
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace nl {
+
+struct TimingResult {
+  double median_ms = 0;  // per call, median over repetitions
+  double min_ms = 0;     // per call, fastest repetition
+  double cpu_ms = 0;     // process CPU time per call (all threads)
+  double minflt = 0;     // minor page faults per call (0 in a steady state)
+  int64_t inner = 1;     // calls per repetition
+  int reps = 0;
+};
+
+// Runs f `warmup` times, then picks `inner` (powers of 2) so one repetition of inner calls
+// lasts >= min_rep_ms, then times `reps` repetitions.
+TimingResult time_calls(const std::function<void()>& f, int reps, double min_rep_ms,
+                        int warmup = 1);
+
+double process_cpu_ms();      // CPU time of the whole process, ms
+int64_t minor_faults();       // minor page faults of the process so far
+double resident_mb();         // current RSS in MiB (from /proc/self/statm; 0 if unavailable)
+
+}  // namespace nl

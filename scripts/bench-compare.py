@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""`make bench-compare`: normlab against PyTorch eager on the same benchmarks, interleaved
+(for each benchmark: ours, then PyTorch's, before moving on), at 1 thread (PyTorch t1) and at
+2 threads (PyTorch t1b2: torch 1 thread + OpenBLAS 2, its best 2-core setting here).
+
+  /usr/bin/python3 scripts/bench-compare.py [--normlab build/bin/normlab] [--filter REGEX]
+                                            [--repeat K] [--threads 1,2] [--json-out FILE]
+
+Columns: ours and PyTorch (median wall ms per call), ratio = PyTorch / ours (> 1: normlab is
+faster); the same for process CPU time per call (summed over threads: on a machine shared with
+other jobs, wall time also counts waiting for a core, CPU time much less so); and
+the physical floor measured in the same run: matmul FLOPs / the best raw sgemm rate of the run
+for steps and matmuls, minimal bytes / the STREAM triad rate of the matching cache level for
+the norm kernels (ceilings from each one's fastest repetition); "% floor" = floor / ours. Without PyTorch (Debian python3-torch) only our
+numbers and the floors are printed.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+RETAIN = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
+
+
+def torch_available():
+    if not os.path.exists(PY):
+        return False
+    return subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode == 0
+
+
+def ours(binary, threads, name, repeat):
+    out = subprocess.run([binary, "--threads", str(threads), "bench", "--json", "--filter",
+                          "^" + re.escape(name) + "$", "--repeat", str(repeat)],
+                         capture_output=True, text=True, check=True).stdout
+    recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    return recs[0] if recs else None
+
+
+class Peer:
+    """One long-lived torch_peer.py process per thread config, fed benchmark names."""
+
+    def __init__(self, config, repeat):
+        env = dict(os.environ, GLIBC_TUNABLES=RETAIN)
+        env.pop("OMP_WAIT_POLICY", None)
+        self.p = subprocess.Popen([PY, os.path.join(HERE, "torch_peer.py"), "--config", config, "--serve",
+                                   "--repeat", str(repeat)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, env=env)
+
+    def run(self, name):
+        self.p.stdin.write(name + "\n")
+        self.p.stdin.flush()
+        rec = json.loads(self.p.stdout.readline())
+        return None if rec.get("skipped") else rec
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
+def suite_names(binary):
+    """Every benchmark name of `normlab bench --json` except the ceilings (which run first)."""
+    out = subprocess.run([binary, "bench", "--list"], capture_output=True, text=True, check=True).stdout
+    return [n for n in out.split() if not n.startswith(("stream_triad/", "sgemm/"))]
+
+
+def stream_level(nbytes):
+    # the working set of a norm call (minimal bytes) decides which triad rate bounds it
+    return "128K" if nbytes <= (1 << 20) else "8M" if nbytes <= (16 << 20) else "128M"
+
+
+def floor_ms(name, rec, ceil):
+    kind, _, arg = name.partition("/")
+    if kind == "step" and "matmul_gflop" in rec and ceil.get("sgemm"):
+        return rec["matmul_gflop"] / ceil["sgemm"] * 1e3
+    if kind == "matmul" and ceil.get("sgemm"):
+        M, N, K = (int(v) for v in arg.split("x"))
+        return 2.0 * M * N * K / (ceil["sgemm"] * 1e6)
+    if "gbps" in rec and kind.split("_")[0] in ("layernorm", "batchnorm", "rmsnorm"):
+        nbytes = rec["gbps"] * rec["median_ms"] * 1e6
+        rate = ceil.get("stream/" + stream_level(nbytes))
+        return nbytes / (rate * 1e6) if rate else None
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description="normlab vs PyTorch, one table")
+    ap.add_argument("--normlab", default=os.path.join(HERE, "..", "build", "bin", "normlab"))
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--repeat", type=int, default=11)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--json-out", default=None, help="also write every record here (JSON lines)")
+    args = ap.parse_args()
+    if not os.path.exists(args.normlab):
+        sys.exit("bench-compare: %s not found (run make build first)" % args.normlab)
+    have_torch = torch_available()
+    if not have_torch:
+        print("bench-compare: PyTorch not installed (/usr/bin/python3 -c 'import torch' failed; Debian "
+              "package python3-torch) -- printing normlab's numbers and floors only")
+    dump = open(args.json_out, "w") if args.json_out else None
+    for threads in [int(t) for t in args.threads.split(",")]:
+        config = "t1" if threads == 1 else "t1b2"
+        # the ceilings first, measured in this sitting at this thread count
+        ceil = {}
+        ceil_recs = []
+        for name in ("stream_triad/128K", "stream_triad/8M", "stream_triad/128M", "sgemm/2048x512x128",
+                     "sgemm/2048x128x512", "sgemm/512x512x512"):
+            r = ours(args.normlab, threads, name, args.repeat)
+            ceil_recs.append(r)
+            # ceilings from the fastest repetition (the best the hardware gave in this sitting)
+            best = r["median_ms"] / r["min_ms"]
+            if name.startswith("stream"):
+                ceil["stream/" + name.split("/")[1]] = r["gbps"] * best
+            else:
+                ceil["sgemm"] = max(ceil.get("sgemm", 0.0), r["gflops"] * best)
+        names = [n for n in suite_names(args.normlab) if re.search(args.filter, n)]
+        peer = Peer(config, args.repeat) if have_torch else None
+        print("\n## %d thread(s): normlab --threads %d vs PyTorch %s; ceilings this run: sgemm %.0f GFLOP/s, "
+              "STREAM triad L2 %.0f / L3 %.0f / DRAM %.0f GB/s" % (
+                  threads, threads, config, ceil["sgemm"], ceil["stream/128K"], ceil["stream/8M"],
+                  ceil["stream/128M"]))
+        print("| %-24s | %9s | %9s | %6s | %9s | %9s | %6s | %9s | %7s |" % (
+            "benchmark", "ours ms", "torch ms", "ratio", "ours cpu", "torch cpu", "ratio", "floor ms", "% floor"))
+        print("|%s|%s|%s|%s|%s|%s|%s|%s|%s|" % ("-" * 26, "-" * 11, "-" * 11, "-" * 8, "-" * 11, "-" * 11, "-" * 8,
+                                               "-" * 11, "-" * 9))
+        for r in ceil_recs:
+            if dump:
+                dump.write(json.dumps(dict(r, side="normlab")) + "\n")
+        for name in names:
+            mine = ours(args.normlab, threads, name, args.repeat)
+            if mine is None:
+                continue
+            theirs = peer.run(name) if peer else None
+            fl = floor_ms(name, mine, ceil)
+            if name.startswith("matmul/"):  # the floor of a matmul: raw sgemm, same shape, same run
+                raw = ours(args.normlab, threads, "sgemm/" + name.split("/")[1], args.repeat)
+                fl = raw["median_ms"] if raw else fl
+            ratio = theirs["median_ms"] / mine["median_ms"] if theirs else None
+            cpu_ratio = theirs["cpu_ms"] / mine["cpu_ms"] if theirs and mine["cpu_ms"] > 0 else None
+            print("| %-24s | %9.3f | %9s | %6s | %9.3f | %9s | %6s | %9s | %7s |" % (
+                name, mine["median_ms"], "%.3f" % theirs["median_ms"] if theirs else "-",
+                "%.2f" % ratio if ratio else "-", mine["cpu_ms"], "%.3f" % theirs["cpu_ms"] if theirs else "-",
+                "%.2f" % cpu_ratio if cpu_ratio else "-", "%.3f" % fl if fl else "-",
+                "%.0f%%" % (100 * fl / mine["median_ms"]) if fl else "-"), flush=True)
+            if dump:
+                dump.write(json.dumps(dict(mine, side="normlab")) + "\n")
+                if theirs:
+                    dump.write(json.dumps(dict(theirs, side="torch")) + "\n")
+        if peer:
+            peer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+// The `normlab bench --json` suite: every name the speed issue asks for is there, and a case
+// runs and reports the record fields tools read.
+#include <set>
+
+#include "helpers.h"
+#include "train/bench_suite.h"
+#include "train/workloads.h"
+
+TEST_CASE("bench suite names cover norms, matmul, stream and every workload", "[train][bench]") {
+  std::set<std::string> names;
+  for (const nl::BenchCase& c : nl::bench_suite()) REQUIRE(names.insert(c.name).second);
+  for (const char* shape : {"8192x256", "8192x1024", "2048x128", "512x64"}) {
+    for (const char* op : {"layernorm_fwd/", "layernorm_fwdbwd/", "batchnorm_fwd/",
+                           "batchnorm_fwdbwd/", "rmsnorm_fwdbwd/"})
+      REQUIRE(names.count(std::string(op) + shape) == 1);
+  }
+  for (const char* s : {"128K", "8M", "128M"}) REQUIRE(names.count(std::string("stream_triad/") + s));
+  int matmuls = 0;
+  for (const std::string& n : names)
+    if (n.rfind("matmul/", 0) == 0) {
+      ++matmuls;
+      REQUIRE(names.count("sgemm/" + n.substr(7)) == 1);  // raw sgemm on the same shape
+    }
+  REQUIRE(matmuls >= 3);
+  const auto workloads = nl::reference_workloads();
+  REQUIRE(workloads.size() == 11);
+  for (const auto& w : workloads) REQUIRE(names.count("step/" + w.name) == 1);
+}
+
+TEST_CASE("a bench case reports median, min and a rate", "[train][bench]") {
+  for (const nl::BenchCase& c : nl::bench_suite()) {
+    if (c.name != "layernorm_fwdbwd/512x64" && c.name != "step/mlp_ln_b4") continue;
+    const nl::json r = c.run(2);
+    REQUIRE(r["bench"] == c.name);
+    REQUIRE(r["threads"].get<int>() >= 1);
+    REQUIRE(r["min_ms"].get<double>() > 0.0);
+    REQUIRE(r["min_ms"].get<double>() <= r["median_ms"].get<double>());
+    REQUIRE((r.contains("gbps") || r.contains("gflops")));
+  }
+}
