@@ -261,7 +261,7 @@ void section_batch1(std::ostream& os, const ExplainOptions& o, const Tensor& x) 
   say(os, "LN of ex0 alone equals row ex0 of the LN table in section 3 (max |diff| = " +
               fixed(max_abs_diff(y_ln, y_ln_all), 0, 6) +
               "): LN never looks at other examples. BN in eval mode is a fixed per-feature "
-              "affine map; using it to train at batch 1 stops normalising (pitfall 2).");
+              "affine map; using it to train at batch 1 stops normalising (docs/experiments.md, pitfalls).");
 }
 
 void section_padded_rows(std::ostream& os, const ExplainOptions& o, const Tensor& x) {
@@ -357,7 +357,7 @@ void section_padded_sequences(std::ostream& os, const ExplainOptions& o) {
   const AxisStats seq = ln_stats(x, T * C);
   say(os, "LN [T, C] is not padding-safe: sequence s2 (1 real token) gets mean " +
               fixed(seq.mean[2], 0) + " over its T*C = 12 elements, against " +
-              fixed(tok.mean[2 * T], 0) + " over its real token (pitfall 4).");
+              fixed(tok.mean[2 * T], 0) + " over its real token (see docs/experiments.md, pitfalls).");
 }
 
 }  // namespace
