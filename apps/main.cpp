@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads,
                  "Threads for OpenBLAS and normlab's own loops together (default: "
                  "$NORMLAB_THREADS or all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(nl::cli::thread_count());
   app.parse_complete_callback([&] {
     if (threads > 0) nl::set_num_threads(threads);
   });
@@ -23,8 +23,31 @@ int main(int argc, char** argv) {
   nl::cli::register_commands(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // A usage error: one line (the flag, the value, what it accepts) and exit 2, like a config
+    // error; CLI11's default adds a second "Run with --help" line and its own exit codes.
+    std::string what = e.what();
+    for (char& c : what)
+      if (c == '\n') c = ' ';
+    // CLI11 says only "A subcommand is required" for a misspelt command: name it.
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--threads") ++i;  // skip its value
+      if (arg == "--threads" || arg.rfind("-", 0) == 0) continue;
+      std::string names;
+      bool known = false;
+      const CLI::App& all = app;
+      for (const CLI::App* sub : all.get_subcommands(std::function<bool(const CLI::App*)>())) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+        known = known || sub->get_name() == arg;
+      }
+      if (!known) what = "unknown command '" + arg + "' (commands: " + names + ")";
+      break;
+    }
+    std::cerr << "normlab: usage error: " << what << " (see normlab --help)\n";
+    return 2;
   } catch (const nl::ConfigError& e) {
     std::cerr << "normlab: config error: " << e.what() << "\n";
     return 2;
