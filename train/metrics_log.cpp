@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_depth.h"
 
 namespace nl {
 
@@ -22,6 +23,9 @@ std::vector<json> MetricsLog::read_jsonl(const std::string& path) {
   while (std::getline(in, line)) {
     ++n;
     if (line.empty()) continue;
+    if (json_too_deep(line))
+      throw DataError("'" + path + "' line " + std::to_string(n) + " is nested too deeply (limit " +
+                      std::to_string(kMaxJsonDepth) + ")");
     try {
       out.push_back(json::parse(line));
     } catch (const json::parse_error&) {

@@ -10,6 +10,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/json_depth.h"
 #include "data/loader.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
@@ -121,7 +122,8 @@ class Trainer {
       std::ifstream in(dir_file("summary.json"));
       RunResult done;
       done.step = step_;
-      if (in) done.summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in.is_open() && !json_too_deep(text)) done.summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (done.summary.is_object() && done.summary.value("status", "") == "completed") {
         progress_.line("run already complete (" + std::to_string(step_) + "/" + std::to_string(total_) + " steps)");
         return done;
