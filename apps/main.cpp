@@ -1,6 +1,7 @@
 // normlab CLI entry point: parses the command line and hands each subcommand to its file.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "apps/commands.h"
@@ -8,6 +9,9 @@
 #include "core/threading.h"
 
 int main(int argc, char** argv) {
+  // Over a file size limit (ulimit -f) a write should fail with EFBIG and become a one-line
+  // error naming the file, not kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"normlab — a small from-scratch training framework and the LayerNorm vs "
                "BatchNorm lab built on it.\nRun 'normlab <command> --help' for a command's options."};
   app.require_subcommand(1);

@@ -1,6 +1,8 @@
 // metrics.jsonl + metrics.csv writer (see train/metrics_log.h).
 #include "train/metrics_log.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -37,26 +39,33 @@ std::vector<json> MetricsLog::read_jsonl(const std::string& path) {
   return out;
 }
 
-MetricsLog::MetricsLog(const std::string& dir, int64_t keep_up_to_step) {
-  const std::string jsonl_path = dir + "/metrics.jsonl", csv_path = dir + "/metrics.csv";
+MetricsLog::MetricsLog(const std::string& dir, int64_t keep_up_to_step)
+    : jsonl_path_(dir + "/metrics.jsonl"), csv_path_(dir + "/metrics.csv") {
   std::vector<json> kept;
-  if (keep_up_to_step >= 0 && std::filesystem::exists(jsonl_path))
-    for (json& r : read_jsonl(jsonl_path))
+  if (keep_up_to_step >= 0 && std::filesystem::exists(jsonl_path_))
+    for (json& r : read_jsonl(jsonl_path_))
       if (r.value("step", int64_t{0}) <= keep_up_to_step) kept.push_back(std::move(r));
-  jsonl_.open(jsonl_path, std::ios::trunc);
-  csv_.open(csv_path, std::ios::trunc);
-  if (!jsonl_ || !csv_) throw DataError("cannot write metrics files in '" + dir + "'");
+  jsonl_.open(jsonl_path_, std::ios::trunc);
+  csv_.open(csv_path_, std::ios::trunc);
+  check(jsonl_, jsonl_path_);
+  check(csv_, csv_path_);
   for (size_t i = 0; i < csv_columns().size(); ++i) csv_ << (i ? "," : "") << csv_columns()[i];
   csv_ << "\n";
   for (const json& r : kept) write(r);
 }
 
-void MetricsLog::write(const json& record) {
-  jsonl_ << record.dump() << "\n" << std::flush;
-  write_csv_row(record);
+void MetricsLog::check(const std::ofstream& f, const std::string& path) const {
+  if (!f) throw DataError("cannot write '" + path + "': " + std::strerror(errno));
 }
 
-void MetricsLog::write_csv_row(const json& r) {
+void MetricsLog::write(const json& record) {
+  jsonl_ << record.dump() << "\n" << std::flush;
+  check(jsonl_, jsonl_path_);
+  csv_ << csv_row(record) << "\n" << std::flush;
+  check(csv_, csv_path_);
+}
+
+std::string MetricsLog::csv_row(const json& r) {
   std::ostringstream row;
   for (size_t i = 0; i < csv_columns().size(); ++i) {
     const std::string& c = csv_columns()[i];
@@ -68,7 +77,7 @@ void MetricsLog::write_csv_row(const json& r) {
     if (v->is_string()) row << v->get<std::string>();
     else row << v->dump();
   }
-  csv_ << row.str() << "\n" << std::flush;
+  return row.str();
 }
 
 }  // namespace nl

@@ -1,7 +1,9 @@
 // The training loop and the run folder (see train/trainer.h).
 #include "train/trainer.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -37,7 +39,8 @@ void write_json_file(const std::string& path, const json& j) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump(2) << "\n";
-    if (!out) throw DataError("cannot write '" + path + "'");
+    out.close();
+    if (!out) throw DataError("cannot write '" + path + "': " + std::strerror(errno));
   }
   fs::rename(tmp, path);
 }
@@ -97,8 +100,12 @@ class Trainer {
   // Restores the state saved in a checkpoint of this experiment.
   void restore(const Checkpoint& ck) {
     std::map<std::string, Tensor> model_state(ck.model.begin(), ck.model.end());
-    ex_.model->load_state_dict(model_state, /*strict=*/true);
-    ex_.optim->load_state_dict(std::map<std::string, Tensor>(ck.optim.begin(), ck.optim.end()));
+    try {  // e.g. --resume with --set model.* changing a shape: name the file and the tensor
+      ex_.model->load_state_dict(model_state, /*strict=*/true);
+      ex_.optim->load_state_dict(std::map<std::string, Tensor>(ck.optim.begin(), ck.optim.end()));
+    } catch (const Error& e) {
+      throw ConfigError("checkpoint '" + dir_file(kCheckpointFile) + "' does not fit this model config: " + e.what());
+    }
     const json& ts = ck.train_state;
     try {
       loader_.set_state(LoaderState::from_json(ts.at("loader")));
