@@ -45,13 +45,27 @@ MetricsLog::MetricsLog(const std::string& dir, int64_t keep_up_to_step)
   if (keep_up_to_step >= 0 && std::filesystem::exists(jsonl_path_))
     for (json& r : read_jsonl(jsonl_path_))
       if (r.value("step", int64_t{0}) <= keep_up_to_step) kept.push_back(std::move(r));
-  jsonl_.open(jsonl_path_, std::ios::trunc);
-  csv_.open(csv_path_, std::ios::trunc);
+  // The kept records go to temporaries renamed over the old files (metrics.jsonl last: it is
+  // the one resume reads), so a kill during the rewrite loses nothing; then append.
+  {
+    std::ofstream jsonl(jsonl_path_ + ".tmp", std::ios::trunc), csv(csv_path_ + ".tmp", std::ios::trunc);
+    for (size_t i = 0; i < csv_columns().size(); ++i) csv << (i ? "," : "") << csv_columns()[i];
+    csv << "\n";
+    for (const json& r : kept) {
+      jsonl << r.dump() << "\n";
+      csv << csv_row(r) << "\n";
+    }
+    jsonl.flush();
+    csv.flush();
+    check(jsonl, jsonl_path_ + ".tmp");
+    check(csv, csv_path_ + ".tmp");
+  }
+  std::filesystem::rename(csv_path_ + ".tmp", csv_path_);
+  std::filesystem::rename(jsonl_path_ + ".tmp", jsonl_path_);
+  jsonl_.open(jsonl_path_, std::ios::app);
+  csv_.open(csv_path_, std::ios::app);
   check(jsonl_, jsonl_path_);
   check(csv_, csv_path_);
-  for (size_t i = 0; i < csv_columns().size(); ++i) csv_ << (i ? "," : "") << csv_columns()[i];
-  csv_ << "\n";
-  for (const json& r : kept) write(r);
 }
 
 void MetricsLog::check(const std::ofstream& f, const std::string& path) const {
