@@ -88,7 +88,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--threads", a->threads,
                   "Threads for OpenBLAS and normlab's loops (default: $NORMLAB_THREADS or all cores; "
                   "results are bit-identical for a given seed and thread count)")
-      ->check(CLI::PositiveNumber);
+      ->check(thread_count());
   cmd->add_option("--resume", a->resume,
                   "Continue the run in DIR from its checkpoint.safetensors; the result is bit-identical "
                   "to an uninterrupted run (same thread count)")

@@ -27,6 +27,23 @@ inline void register_commands(CLI::App& app) {
   register_explain(app);
 }
 
+// Validates a --threads value: a whole number from 1 to kMaxThreads. A bad value becomes one
+// line naming the flag, the value given and what is accepted (CLI11's own PositiveNumber
+// check printed a 300-digit range and "not in range" for a word).
+constexpr int kMaxThreads = 1024;
+inline CLI::Validator thread_count() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        const bool digits = !value.empty() && value.size() <= 4 &&
+                            value.find_first_not_of("0123456789") == std::string::npos;
+        const int n = digits ? std::stoi(value) : 0;
+        if (n >= 1 && n <= kMaxThreads) return "";
+        return "got '" + value + "', expected a whole number of threads from 1 to " +
+               std::to_string(kMaxThreads);
+      },
+      "N");
+}
+
 // The exit code a command asked for (0 unless it set one).
 int& exit_code_ref();
 inline int exit_code() { return exit_code_ref(); }

@@ -1,6 +1,7 @@
 // normlab CLI entry point: parses the command line and hands each subcommand to its file.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "apps/commands.h"
@@ -8,6 +9,9 @@
 #include "core/threading.h"
 
 int main(int argc, char** argv) {
+  // Over a file size limit (ulimit -f) a write should fail with EFBIG and become a one-line
+  // error naming the file, not kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"normlab — a small from-scratch training framework and the LayerNorm vs "
                "BatchNorm lab built on it.\nRun 'normlab <command> --help' for a command's options."};
   app.require_subcommand(1);
@@ -15,7 +19,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads,
                  "Threads for OpenBLAS and normlab's own loops together (default: "
                  "$NORMLAB_THREADS or all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(nl::cli::thread_count());
   app.parse_complete_callback([&] {
     if (threads > 0) nl::set_num_threads(threads);
   });
@@ -23,8 +27,31 @@ int main(int argc, char** argv) {
   nl::cli::register_commands(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // A usage error: one line (the flag, the value, what it accepts) and exit 2, like a config
+    // error; CLI11's default adds a second "Run with --help" line and its own exit codes.
+    std::string what = e.what();
+    for (char& c : what)
+      if (c == '\n') c = ' ';
+    // CLI11 says only "A subcommand is required" for a misspelt command: name it.
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--threads") ++i;  // skip its value
+      if (arg == "--threads" || arg.rfind("-", 0) == 0) continue;
+      std::string names;
+      bool known = false;
+      const CLI::App& all = app;
+      for (const CLI::App* sub : all.get_subcommands(std::function<bool(const CLI::App*)>())) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+        known = known || sub->get_name() == arg;
+      }
+      if (!known) what = "unknown command '" + arg + "' (commands: " + names + ")";
+      break;
+    }
+    std::cerr << "normlab: usage error: " << what << " (see normlab --help)\n";
+    return 2;
   } catch (const nl::ConfigError& e) {
     std::cerr << "normlab: config error: " << e.what() << "\n";
     return 2;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_depth.h"
 
 namespace nl {
 namespace {
@@ -258,6 +259,12 @@ void apply_override(json& config, const std::string& assignment) {
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   if (text.empty()) throw ConfigError("--set '" + key + "=' has no value");
+  if (std::count(key.begin(), key.end(), '.') >= kMaxJsonDepth)
+    throw ConfigError("--set '" + key.substr(0, 40) + "...': key nested too deeply (limit " +
+                      std::to_string(kMaxJsonDepth) + ")");
+  if (json_too_deep(text))
+    throw ConfigError("--set '" + key + "': value nested too deeply (limit " +
+                      std::to_string(kMaxJsonDepth) + ")");
   json value;
   try {
     value = json::parse(text);
@@ -282,6 +289,8 @@ void apply_override(json& config, const std::string& assignment) {
 }
 
 json parse_json_text(const std::string& text, const std::string& origin) {
+  if (json_too_deep(text))
+    throw ConfigError(origin + ": config nested too deeply (limit " + std::to_string(kMaxJsonDepth) + ")");
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {

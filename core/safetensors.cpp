@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_depth.h"
 
 namespace nl {
 
@@ -98,6 +99,8 @@ SafetensorsContents load_safetensors(const std::string& path) {
   if (n > bytes.size() - 8)
     bad(path, "truncated: header length " + std::to_string(n) + " but only " +
                   std::to_string(bytes.size() - 8) + " bytes follow");
+  if (json_too_deep(std::string_view(bytes.data() + 8, n)))
+    bad(path, "header nested too deeply (limit " + std::to_string(kMaxJsonDepth) + ")");
   ojson header;
   try {
     header = ojson::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));

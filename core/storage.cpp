@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/memory_guard.h"
+
 namespace nl {
 namespace {
 
@@ -76,6 +78,7 @@ Cache& cache() {
 }  // namespace
 
 Storage::Storage(int64_t n) : size_(n) {
+  if (n > 0) check_allocation(static_cast<uint64_t>(n) * sizeof(float));  // before any allocation
   cache().live.fetch_add(1, std::memory_order_relaxed);
   if (n > 0) {
     capacity_bytes_ = size_class(static_cast<size_t>(n) * sizeof(float));

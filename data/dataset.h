@@ -11,7 +11,7 @@
 #include "core/config_reader.h"
 #include "data/batch.h"
 #include "data/loader_options.h"
-#include "layers/registry.h"
+#include "core/registry.h"
 
 namespace nl {
 

@@ -2,6 +2,7 @@
 #include "train/checkpoint.h"
 
 #include "core/error.h"
+#include "core/json_depth.h"
 
 namespace nl {
 
@@ -38,6 +39,10 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (meta("format_version") != std::to_string(kCheckpointVersion))
     throw DataError("checkpoint '" + path + "' has format version " + meta("format_version") +
                     "; this normlab reads version " + std::to_string(kCheckpointVersion));
+  for (const char* key : {"config", "train_state"})
+    if (json_too_deep(meta(key)))
+      throw DataError("checkpoint '" + path + "': metadata '" + key + "' nested too deeply (limit " +
+                      std::to_string(kMaxJsonDepth) + ")");
   Checkpoint ck;
   try {
     ck.step = std::stoll(meta("step"));

@@ -2,6 +2,7 @@
 #include "train/config_docs.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -58,6 +59,28 @@ std::vector<std::string> data_types_in_order() {
     return t != "fashion_mnist" && t != "words" && t != "text";
   });
   return types;
+}
+
+// The dataset each built-in model type is made for. `config --defaults MODEL` prints a config
+// on it, so the printed config trains as printed: an MLP would also build on the adding
+// problem (its padded sequences flattened), but that is not a model that fits its data.
+// Model types not listed (e.g. registered by user code) get the first dataset they build with.
+const std::map<std::string, std::string>& made_for_data() {
+  static const std::map<std::string, std::string> m = {
+      {"mlp", "fashion_mnist"},
+      {"rnn_classifier", "sequence_class"},
+      {"rnn_regressor", "adding"},
+      {"transformer_classifier", "sequence_class"},
+      {"transformer_lm", "pattern_lm"},
+  };
+  return m;
+}
+
+// The model type a config without "model.type" builds (the model registry's default).
+std::string default_model_type() {
+  for (const KeyDoc& d : run_builders(json::object()).first)
+    if (d.key == "model.type" && d.default_value.is_string()) return d.default_value.get<std::string>();
+  return "";
 }
 
 std::string cell(std::string s) {
@@ -146,8 +169,12 @@ void typed_section(std::ostringstream& md, const std::string& section, const std
 json default_config(const std::string& model_type, const std::string& data_type) {
   json cfg = json::object();
   if (!model_type.empty()) cfg["model"] = {{"type", model_type}};
-  if (!data_type.empty()) {
-    cfg["data"] = {{"type", data_type}};
+  // The model type a missing "type" builds: the registry's default.
+  const std::string model = model_type.empty() ? default_model_type() : model_type;
+  std::string data = data_type;
+  if (data.empty() && made_for_data().count(model)) data = made_for_data().at(model);
+  if (!data.empty()) {
+    cfg["data"] = {{"type", data}};
     return build_experiment(cfg).config;  // errors (e.g. a mismatch) go to the caller
   }
   std::string last_error;

@@ -2,10 +2,51 @@
 #include "train/experiment.h"
 
 #include "core/error.h"
+#include "core/memory_guard.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 
 namespace nl {
+
+namespace {
+
+// The size key most likely behind a model too large to build: the largest integer (or list
+// element) under `node`, as a dotted key. Empty when there is none.
+void largest_int(const json& node, const std::string& key, std::string* best_key, int64_t* best) {
+  if (node.is_object()) {
+    for (auto it = node.begin(); it != node.end(); ++it)
+      largest_int(it.value(), key.empty() ? it.key() : key + "." + it.key(), best_key, best);
+  } else if (node.is_array()) {
+    for (const json& v : node) largest_int(v, key, best_key, best);
+  } else if (node.is_number_integer() && node.get<int64_t>() > *best) {
+    *best = node.get<int64_t>();
+    *best_key = key;
+  }
+}
+
+// Builds the model, refusing one that needs more memory than the machine has: its buffers may
+// take at most half the physical memory (training needs at least as much again for the
+// gradients). A buffer past the budget is refused before it is allocated; the error is a
+// ConfigError naming the largest size key, the estimated size and the machine's memory.
+std::shared_ptr<Model> make_model_within_memory(ConfigReader& root, ConfigReader& model_cfg,
+                                                const ModelArgs& margs) {
+  const uint64_t phys = physical_memory_bytes();
+  MemoryBudget budget(phys ? phys / 2 : UINT64_MAX);
+  try {
+    return make_model(model_cfg, margs);
+  } catch (const MemoryError& e) {
+    std::string key;
+    int64_t value = 0;
+    if (root.effective().contains("model")) largest_int(root.effective()["model"], "model", &key, &value);
+    const std::string what = "the model's parameters need at least " + format_bytes(e.requested) +
+                             ", twice that with their gradients: more than this machine's " +
+                             format_bytes(phys) + " of memory";
+    if (key.empty()) throw ConfigError("model: " + what);
+    throw ConfigError("'" + key + "' = " + std::to_string(value) + ": " + what);
+  }
+}
+
+}  // namespace
 
 Experiment build_experiment(const json& config) {
   ConfigReader root(config, "");
@@ -26,7 +67,7 @@ Experiment build_experiment(ConfigReader& root) {
   ModelArgs margs;
   margs.info = ex.data->info;
   margs.rng = &init_rng;
-  ex.model = make_model(model_cfg, margs);
+  ex.model = make_model_within_memory(root, model_cfg, margs);
 
   ConfigReader train_cfg = root.sub("train", "the training loop: length, batch size, intervals");
   ex.train = read_train_options(train_cfg);

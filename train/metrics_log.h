@@ -2,7 +2,9 @@
 // loss, accuracy or mse, ..., and wall-clock fields under "timing" so runs can be compared
 // without them) and metrics.csv (the same events as a table). On resume the files are cut
 // back to the checkpoint's step, so the resumed run appends exactly what an uninterrupted
-// run would have written.
+// run would have written. That cut is written to temporary files renamed over the old ones,
+// so a run killed at any moment keeps whole files; a write error (disk full, file size limit)
+// is a DataError naming the file.
 #pragma once
 #include <cstdint>
 #include <fstream>
@@ -27,7 +29,9 @@ class MetricsLog {
   static std::vector<json> read_jsonl(const std::string& path);
 
  private:
-  void write_csv_row(const json& record);
+  static std::string csv_row(const json& record);
+  void check(const std::ofstream& f, const std::string& path) const;
+  std::string jsonl_path_, csv_path_;
   std::ofstream jsonl_, csv_;
 };
 

@@ -1,7 +1,9 @@
 // The training loop and the run folder (see train/trainer.h).
 #include "train/trainer.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/json_depth.h"
 #include "data/loader.h"
 #include "train/causal_probe.h"
 #include "train/checkpoint.h"
@@ -38,7 +41,8 @@ void write_json_file(const std::string& path, const json& j) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump(2) << "\n";
-    if (!out) throw DataError("cannot write '" + path + "'");
+    out.close();
+    if (!out) throw DataError("cannot write '" + path + "': " + std::strerror(errno));
   }
   fs::rename(tmp, path);
 }
@@ -95,16 +99,27 @@ class Trainer {
     log_.emplace(opt_.out_dir);
   }
 
+  // Starts over in a folder whose run was stopped before its first checkpoint.
+  void restart() {
+    write_json_file(dir_file("config.json"), ex_.config);
+    log_.emplace(opt_.out_dir);
+  }
+
   // Restores the state saved in a checkpoint of this experiment.
   void restore(const Checkpoint& ck) {
     std::map<std::string, Tensor> model_state(ck.model.begin(), ck.model.end());
-    ex_.model->load_state_dict(model_state, /*strict=*/true);
-    ex_.optim->load_state_dict(std::map<std::string, Tensor>(ck.optim.begin(), ck.optim.end()));
+    try {  // e.g. --resume with --set model.* changing a shape: name the file and the tensor
+      ex_.model->load_state_dict(model_state, /*strict=*/true);
+      ex_.optim->load_state_dict(std::map<std::string, Tensor>(ck.optim.begin(), ck.optim.end()));
+    } catch (const Error& e) {
+      throw ConfigError("checkpoint '" + dir_file(kCheckpointFile) + "' does not fit this model config: " + e.what());
+    }
     const json& ts = ck.train_state;
     try {
       loader_.set_state(LoaderState::from_json(ts.at("loader")));
       window_ = sums_from_json(ts.at("window"));
       elapsed_before_ = ts.at("elapsed_s").get<double>();
+      if (ts.contains("final")) final_ = ts.at("final");
       checkpoint_step_ = ck.step;
     } catch (const json::exception& e) {
       throw DataError("checkpoint in '" + opt_.out_dir + "': bad train_state (" + e.what() + ")");
@@ -123,11 +138,15 @@ class Trainer {
       std::ifstream in(dir_file("summary.json"));
       RunResult done;
       done.step = step_;
-      if (in) done.summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in.is_open() && !json_too_deep(text)) done.summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (done.summary.is_object() && done.summary.value("status", "") == "completed") {
         progress_.line("run already complete (" + std::to_string(step_) + "/" + std::to_string(total_) + " steps)");
         return done;
       }
+      // Killed between the final checkpoint (which holds the final evaluation) and
+      // summary.json: evaluating again would log the final records twice.
+      if (final_.contains("test")) return finish(RunStatus::completed, "");
     }
     if (step_ == 0)
       progress_.line("training " + std::to_string(total_) + " steps, " +
@@ -288,7 +307,8 @@ class Trainer {
     json ts = {{"loader", loader_.state().to_json()},
                {"window", sums_to_json(window_)},
                {"elapsed_s", elapsed_before_ + seconds()},
-               {"seed", ex_.seed}};
+               {"seed", ex_.seed},
+               {"final", final_}};
     NamedTensors optim_state;
     for (auto& [name, t] : ex_.optim->state_dict()) optim_state.emplace_back(name, t);
     save_checkpoint(dir_file(kCheckpointFile), *ex_.model, optim_state, step_, ex_.config, ts);
@@ -357,6 +377,22 @@ RunResult train_experiment(Experiment& ex, const RunOptions& opt) {
 
 RunResult resume_run(const std::string& dir, const std::vector<std::string>& overrides, RunOptions opt) {
   const std::string path = dir + "/" + kCheckpointFile;
+  // A run killed while writing a checkpoint leaves its temporary file (the checkpoint itself
+  // is whole: the temporary is renamed over it only when complete).
+  if (fs::is_directory(dir))
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().rfind(std::string(kCheckpointFile) + ".tmp-", 0) == 0) fs::remove(e.path());
+  if (!fs::exists(path) && fs::exists(dir + "/config.json")) {
+    // Stopped before its first checkpoint: start the run over from its effective config
+    // (same seed, so the result is the same as if it had never stopped).
+    json cfg = load_json_file(dir + "/config.json");
+    for (const std::string& o : overrides) apply_override(cfg, o);
+    Experiment ex = build_experiment(cfg);
+    opt.out_dir = dir;
+    Trainer t(ex, opt);
+    t.restart();
+    return t.run();
+  }
   if (!fs::exists(path)) throw DataError("cannot resume: no checkpoint at '" + path + "'");
   Checkpoint ck = load_checkpoint(path);
   json cfg = ck.config;

@@ -72,10 +72,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   auto cls = std::make_shared<std::vector<int64_t>>(
       counted_classes(targets, mask, C, ignore_index, &count));
 
-  // Per-row logsumexp (kept for the backward) and per-chunk loss partials in chunk order.
-  Tensor lse = Tensor::empty({rows});
+  // Per-row max m and log(s), s = sum exp(x - m) (kept for the backward), and per-chunk loss
+  // partials in chunk order. log p = (x - m) - log(s): forming m + log(s) first would round
+  // it to an ulp of m (4e-6 at logits ~100) in every row.
+  Tensor stats = Tensor::empty({rows, 2});
   const float* px = logits.data();
-  float* plse = lse.data();
+  float* pstats = stats.data();
   const int64_t grain = kGrain / (C + 1) + 1;
   std::vector<double> partial(std::max(1, parallel_chunks(rows, grain)), 0.0);
   parallel_for_chunks(rows, grain, [&](int c, int64_t s, int64_t e) {
@@ -88,8 +90,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
       for (int64_t k = 0; k < C; ++k) m = x[k] > m ? x[k] : m;
       float sum = 0.0f;
       for (int64_t k = 0; k < C; ++k) sum += std::exp(x[k] - m);
-      plse[i] = m + std::log(sum);
-      acc += static_cast<double>(plse[i]) - x[t];
+      pstats[2 * i] = m;
+      pstats[2 * i + 1] = std::log(sum);
+      acc -= static_cast<double>((x[t] - m) - pstats[2 * i + 1]);
     }
     partial[c] = acc;
   });
@@ -99,11 +102,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
 
   if (needs_grad({&logits})) {
     record(out, "cross_entropy", {logits},
-           [x = logits.detach(), lse, cls, count, C, grain](const Tensor& d, GradSink& g) {
+           [x = logits.detach(), stats, cls, count, C, grain](const Tensor& d, GradSink& g) {
              bool fresh = false;
              Tensor& dx = g.target(0, &fresh);
              const float scale = count ? d.data()[0] / static_cast<float>(count) : 0.0f;
-             const float *px = x.data(), *plse = lse.data();
+             const float *px = x.data(), *pstats = stats.data();
              float* pg = dx.data();
              const int64_t rows = static_cast<int64_t>(cls->size());
              parallel_for(rows, grain, [&](int64_t s, int64_t e) {
@@ -116,9 +119,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
                      for (int64_t k = 0; k < C; ++k) gi[k] = 0.0f;
                    continue;
                  }
-                 const float l = plse[i];
+                 const float m = pstats[2 * i], ls = pstats[2 * i + 1];
                  for (int64_t k = 0; k < C; ++k) {
-                   const float v = scale * std::exp(xi[k] - l);
+                   const float v = scale * std::exp((xi[k] - m) - ls);
                    gi[k] = fresh ? v : gi[k] + v;
                  }
                  gi[t] -= scale;

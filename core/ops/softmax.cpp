@@ -10,6 +10,7 @@
 // Backward, closed form with y = softmax(x) per row:
 //   softmax:     dx = y * (dy - sum(dy * y))
 //   log_softmax: dx = dy - exp(y) * sum(dy)        (y = log_softmax(x))
+// log_softmax is formed as (x - m) - log(s) with s = sum exp(x - m), as PyTorch does.
 #include <cmath>
 #include <limits>
 
@@ -113,8 +114,10 @@ Tensor log_softmax(const Tensor& a) {
     }
     float s = 0.0f;
     for (int64_t k = 0; k < r.C; ++k) s += std::exp(x[k] - m);
-    const float lse = m + std::log(s);
-    for (int64_t k = 0; k < r.C; ++k) y[k] = x[k] - lse;
+    // (x - m) - log(s), not x - (m + log(s)): rounding m + log(s) near a large m (logits
+    // ~100) would cost up to half an ulp of m in every output.
+    const float ls = std::log(s);
+    for (int64_t k = 0; k < r.C; ++k) y[k] = (x[k] - m) - ls;
   });
   if (needs_grad({&a})) {
     record(out, "log_softmax", {a}, [r, y = out.detach()](const Tensor& d, GradSink& g) {
