@@ -1,14 +1,16 @@
 # normlab — the two commands a newcomer needs:
 #   make demo   install deps, build, train the default demo config
 #   make test   install deps, build, run the whole test suite (ctest)
-# More: make build | test-sanitize | bench | install PREFIX=... | clean
+# More: make build | test-sanitize | bench | install PREFIX=... | fuzz | fuzz-smoke | clean
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 PREFIX ?= $(CURDIR)/install
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo test-sanitize bench install clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps configure build test demo test-sanitize bench install clean fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -35,6 +37,21 @@ test-sanitize: deps
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  NORMLAB_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (tests/fuzz/) under ASan + UBSan, built with clang in build-fuzz/; each
+# target runs FUZZ_SECONDS (default 60). New crashes land in build-fuzz/crashes/<target>/.
+fuzz-build:
+	@scripts/install-deps.sh --fuzz
+	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNORMLAB_FUZZ=ON \
+	  -DNORMLAB_BUILD_TESTS=OFF -DNORMLAB_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+fuzz: build fuzz-build
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(BUILD)/bin/normlab
+
+# A short run of every target (about 20 s each), e.g. for CI.
+fuzz-smoke: build fuzz-build
+	@scripts/fuzz.sh build-fuzz 20 $(BUILD)/bin/normlab
+
 bench: build
 	@$(BUILD)/bin/normlab bench
 
@@ -42,4 +59,4 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	@rm -rf $(BUILD) build-sanitize
+	@rm -rf $(BUILD) build-sanitize build-fuzz
