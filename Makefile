@@ -2,14 +2,17 @@
 #   make demo       install deps, build, run the headline LN-vs-BN sweep (E1 + E4, quick) and its report
 #   make test       install deps, build, run the whole test suite (ctest)
 # More: make reproduce (every experiment, full size) | build | test-sanitize | bench | bench-compare |
-#       install PREFIX=... | clean
+#       fuzz | fuzz-smoke | install PREFIX=... | clean
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 PREFIX ?= $(CURDIR)/install
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo reproduce test-sanitize bench bench-compare install clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps configure build test demo reproduce test-sanitize bench bench-compare install clean \
+        fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -39,6 +42,21 @@ test-sanitize: deps
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  NORMLAB_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (tests/fuzz/) under ASan + UBSan, built with clang in build-fuzz/; each
+# target runs FUZZ_SECONDS (default 60). New crashes land in build-fuzz/crashes/<target>/.
+fuzz-build:
+	@scripts/install-deps.sh --fuzz
+	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNORMLAB_FUZZ=ON \
+	  -DNORMLAB_BUILD_TESTS=OFF -DNORMLAB_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+fuzz: build fuzz-build
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(BUILD)/bin/normlab
+
+# A short run of every target (about 20 s each), e.g. for CI.
+fuzz-smoke: build fuzz-build
+	@scripts/fuzz.sh build-fuzz 20 $(BUILD)/bin/normlab
+
 bench: build
 	@$(BUILD)/bin/normlab bench --json
 
@@ -53,4 +71,4 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	@rm -rf $(BUILD) build-sanitize
+	@rm -rf $(BUILD) build-sanitize build-fuzz

@@ -262,13 +262,25 @@ void apply_override(json& config, const std::string& assignment) {
   if (std::count(key.begin(), key.end(), '.') >= kMaxJsonDepth)
     throw ConfigError("--set '" + key.substr(0, 40) + "...': key nested too deeply (limit " +
                       std::to_string(kMaxJsonDepth) + ")");
+  if (std::any_of(key.begin(), key.end(), [](unsigned char c) { return c < 0x20; }))
+    throw ConfigError("--set: a key may not contain control characters");
+  try {  // the config is JSON text again later (config.json, messages): UTF-8 only
+    (void)json(key).dump();
+  } catch (const json::type_error&) {
+    throw ConfigError("--set: a key is not valid UTF-8");
+  }
+  try {
+    (void)json(text).dump();
+  } catch (const json::type_error&) {
+    throw ConfigError("--set: the value for '" + key + "' is not valid UTF-8");
+  }
   if (json_too_deep(text))
     throw ConfigError("--set '" + key + "': value nested too deeply (limit " +
                       std::to_string(kMaxJsonDepth) + ")");
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // not JSON (or a number beyond double, e.g. 1e999)
     value = text;  // a bare word such as layernorm
   }
   json* node = &config;
@@ -309,6 +321,10 @@ json parse_json_text(const std::string& text, const std::string& origin) {
     const size_t p = what.find("syntax error");
     throw ConfigError(origin + ":" + std::to_string(line) + ":" + std::to_string(col) +
                       ": malformed JSON: " + (p == std::string::npos ? what : what.substr(p)));
+  } catch (const json::exception& e) {  // e.g. a number beyond the range of a double
+    const std::string what = e.what();
+    const size_t p = what.find("] ");
+    throw ConfigError(origin + ": malformed JSON: " + (p == std::string::npos ? what : what.substr(p + 2)));
   }
 }
 

@@ -104,7 +104,7 @@ SafetensorsContents load_safetensors(const std::string& path) {
   ojson header;
   try {
     header = ojson::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const ojson::parse_error& e) {
+  } catch (const ojson::exception& e) {  // syntax, or a number beyond the range of a double
     bad(path, std::string("header is not valid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) bad(path, "header is not a JSON object");

@@ -23,8 +23,10 @@ struct GzFile {
   throw DataError("IDX file '" + path + "': " + what);
 }
 
-// Reads exactly n bytes or throws (truncated file / corrupt stream).
-void read_exact(gzFile f, const std::string& path, void* dst, int64_t n, const char* what) {
+// Reads exactly n bytes or throws (truncated file / corrupt stream). `before` and `whole`
+// describe a read done in parts: bytes of `what` already read, and its whole size.
+void read_exact(gzFile f, const std::string& path, void* dst, int64_t n, const char* what,
+                int64_t before = 0, int64_t whole = -1) {
   auto* out = static_cast<unsigned char*>(dst);
   int64_t done = 0;
   while (done < n) {
@@ -38,8 +40,8 @@ void read_exact(gzFile f, const std::string& path, void* dst, int64_t n, const c
                      (msg ? msg : "zlib error") + ")");
     }
     if (got == 0)
-      fail(path, std::string("truncated: the ") + what + " needs " + std::to_string(n) +
-                     " bytes, the file has only " + std::to_string(done));
+      fail(path, std::string("truncated: the ") + what + " needs " + std::to_string(whole < 0 ? n : whole) +
+                     " bytes, the file has only " + std::to_string(before + done));
     done += got;
   }
 }
@@ -82,12 +84,21 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic, int64_t max_
     const int64_t d = big_endian32(b);
     if (d < 1 && i > 0) fail(path, "dimension " + std::to_string(i) + " is 0");
     out.dims.push_back(d);
+    // total * d may pass int64 (two 32-bit extents): compare before multiplying.
+    if (total > (int64_t{1} << 32) / std::max<int64_t>(d, 1))
+      fail(path, "header declares an implausibly large array");
     total *= std::max<int64_t>(d, 1);
-    if (total > (int64_t{1} << 32)) fail(path, "header declares an implausibly large array");
   }
   out.items = max_items < 0 ? out.dims[0] : std::min(out.dims[0], max_items);
-  out.data.resize(static_cast<size_t>(out.items * out.item_size()));
-  read_exact(gz.f, path, out.data.data(), static_cast<int64_t>(out.data.size()), "data");
+  // The buffer grows with the data actually read, 1 MiB at a time: a header may declare up
+  // to 4 GiB that a (possibly tiny) file does not hold.
+  const int64_t n = out.items * out.item_size();
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  for (int64_t done = 0; done < n; done += kChunk) {
+    const int64_t m = std::min(kChunk, n - done);
+    out.data.resize(static_cast<size_t>(done + m));
+    read_exact(gz.f, path, out.data.data() + done, m, "data", done, n);
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 # `apt-get update` runs only when something is missing, and `sudo` is used when not root.
 #   scripts/install-deps.sh           build + test + data packages
 #   scripts/install-deps.sh --bench   also PyTorch (python3-torch), the peer for `normlab bench`
+#   scripts/install-deps.sh --fuzz    also clang (libFuzzer), for `make fuzz` only
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,7 @@ packages=(
   dataset-fashion-mnist wamerican wfrench wngerman witalian wspanish wdutch
 )
 if [[ ${1:-} == --bench ]]; then packages+=(python3-torch python3-numpy gcc); fi
+if [[ ${1:-} == --fuzz ]]; then packages+=(clang); fi
 
 missing=()
 for p in "${packages[@]}"; do

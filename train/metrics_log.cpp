@@ -30,7 +30,7 @@ std::vector<json> MetricsLog::read_jsonl(const std::string& path) {
                       std::to_string(kMaxJsonDepth) + ")");
     try {
       out.push_back(json::parse(line));
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
       // A torn last line (the process died mid-write) is dropped; anything else is an error.
       if (in.peek() == EOF) break;
       throw DataError("'" + path + "' line " + std::to_string(n) + " is not JSON");

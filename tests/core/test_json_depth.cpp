@@ -51,3 +51,15 @@ TEST_CASE("json depth: a safetensors header nested too deeply is a DataError", "
   REQUIRE_THROWS_MENTIONING(load_safetensors(p), p.c_str(), "nested too deeply");
   std::filesystem::remove(path);
 }
+
+TEST_CASE("json: a number beyond double and invalid UTF-8 in --set are ConfigErrors", "[core][json_depth][config]") {
+  // Found by the config and override fuzz targets: both escaped as JSON library exceptions.
+  REQUIRE_THROWS_MENTIONING(parse_json_text("{\"seed\": 1e999}", "big.json"), "big.json", "malformed JSON",
+                            "number overflow");
+  json cfg = json::object();
+  apply_override(cfg, "seed=1e999");  // not a JSON number: kept as text, the range check rejects it
+  CHECK(cfg["seed"] == "1e999");
+  REQUIRE_THROWS_MENTIONING(apply_override(cfg, "model.type=\xff"), "model.type", "not valid UTF-8");
+  REQUIRE_THROWS_MENTIONING(apply_override(cfg, std::string("\0=\xff", 3)), "control characters");
+  REQUIRE_THROWS_MENTIONING(apply_override(cfg, "\xff=1"), "key is not valid UTF-8");
+}

@@ -3,7 +3,7 @@
 // `train --resume` each time (the first kill comes before the first checkpoint). Checked: the checkpoint on disk always loads; the finished run's
 // weights, optimizer state, metrics.jsonl records and final metrics are bit-identical to an
 // uninterrupted run of the same config; metrics.jsonl has no duplicated or torn lines.
-// Run it alone with: build/bin/normlab_tests "[kill]"   (about 10-30 s)
+// Run it alone with: build/bin/normlab_tests "[kill]"   (about 5 s)
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
