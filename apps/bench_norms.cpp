@@ -14,6 +14,7 @@
 #include "layers/kernels/batchnorm.h"
 #include "layers/kernels/layernorm.h"
 #include "layers/rmsnorm.h"
+#include "train/bench_suite.h"
 
 namespace nl::cli {
 namespace {
@@ -66,18 +67,9 @@ void register_bench_norms(CLI::App& bench) {
     std::printf("# %44s(kernels only: fwd+bwd µs, GB/s)\n", "");
     for (const std::string& op : ops) {
       for (auto [R, C] : shapes) {
-        Rng rng(0);
-        Tensor x = Tensor::normal({R, C}, 0.0f, 1.0f, rng).requires_grad_();
-        Tensor dy = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
-        Tensor w = Tensor::uniform({C}, 0.5f, 1.5f, rng).requires_grad_();
-        Tensor b = Tensor::uniform({C}, -0.5f, 0.5f, rng).requires_grad_();
-        Tensor rm = Tensor::zeros({C}), rv = Tensor::ones({C});
-        auto fwd = [&]() -> Tensor {
-          if (op == "layernorm") return layer_norm(x, {C}, w, b);
-          if (op == "batchnorm") return batch_norm(x, Tensor(), w, b, rm, rv, true);
-          if (op == "rmsnorm") return rms_norm(x, w);
-          throw ValueError("bench norms: unknown op '" + op + "' (layernorm, batchnorm, rmsnorm)");
-        };
+        NormBenchInputs in(R, C);
+        Tensor &x = in.x, &dy = in.dy, &w = in.w, &b = in.b;
+        auto fwd = [&]() -> Tensor { return in.forward(op); };
         const PerCall f = us_per_call([&] { Tensor y = fwd(); }, min_ms, reps);
         const PerCall fb = us_per_call([&] {
           x.zero_grad();  // fresh gradients each call, like torch.autograd.grad

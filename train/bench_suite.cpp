@@ -12,6 +12,25 @@
 #include "train/workloads.h"
 
 namespace nl {
+
+NormBenchInputs::NormBenchInputs(int64_t R, int64_t C) {
+  Rng rng(0);
+  x = Tensor::normal({R, C}, 0.0f, 1.0f, rng).requires_grad_();
+  dy = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
+  w = Tensor::uniform({C}, 0.5f, 1.5f, rng).requires_grad_();
+  b = Tensor::uniform({C}, -0.5f, 0.5f, rng).requires_grad_();
+  running_mean = Tensor::zeros({C});
+  running_var = Tensor::ones({C});
+}
+
+Tensor NormBenchInputs::forward(const std::string& op) {
+  const int64_t C = x.shape().back();
+  if (op == "layernorm") return layer_norm(x, {C}, w, b);
+  if (op == "batchnorm") return batch_norm(x, Tensor(), w, b, running_mean, running_var, true);
+  if (op == "rmsnorm") return rms_norm(x, w);
+  throw ValueError("bench norms: unknown op '" + op + "' (layernorm, batchnorm, rmsnorm)");
+}
+
 namespace {
 
 constexpr double kMinRepMs = 20.0;  // one timed repetition lasts at least this long
@@ -26,17 +45,9 @@ std::string shape_name(std::initializer_list<int64_t> dims) {
 // forward only, or forward + backward into fresh gradients.
 json run_norm(const std::string& name, const std::string& op, bool backward, int64_t R, int64_t C,
               int reps) {
-  Rng rng(0);
-  Tensor x = Tensor::normal({R, C}, 0.0f, 1.0f, rng).requires_grad_();
-  Tensor dy = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
-  Tensor w = Tensor::uniform({C}, 0.5f, 1.5f, rng).requires_grad_();
-  Tensor b = Tensor::uniform({C}, -0.5f, 0.5f, rng).requires_grad_();
-  Tensor rm = Tensor::zeros({C}), rv = Tensor::ones({C});
-  auto fwd = [&]() -> Tensor {
-    if (op == "layernorm") return layer_norm(x, {C}, w, b);
-    if (op == "batchnorm") return batch_norm(x, Tensor(), w, b, rm, rv, true);
-    return rms_norm(x, w);
-  };
+  NormBenchInputs in(R, C);
+  Tensor &x = in.x, &dy = in.dy, &w = in.w, &b = in.b;
+  auto fwd = [&]() -> Tensor { return in.forward(op); };
   const TimingResult t = backward ? time_calls([&] {
     x.zero_grad();  // fresh gradients each call, like torch.autograd.grad
     w.zero_grad();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/config_reader.h"
+#include "core/tensor.h"
 #include "core/timing.h"
 
 namespace nl {
@@ -23,6 +24,14 @@ struct BenchCase {
   std::string name;
   // Builds the inputs, times the case with `reps` repetitions and returns its JSON record.
   std::function<json(int reps)> run;
+};
+
+// The inputs of one norm benchmark of shape (R, C), the same for every caller (seed 0), and
+// its forward through the framework: op is layernorm | batchnorm (training mode) | rmsnorm.
+struct NormBenchInputs {
+  Tensor x, dy, w, b, running_mean, running_var;
+  NormBenchInputs(int64_t R, int64_t C);
+  Tensor forward(const std::string& op);
 };
 
 // All cases in a fixed order (cheap: nothing is allocated until a case runs).
