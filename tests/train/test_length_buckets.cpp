@@ -123,10 +123,10 @@ TEST_CASE("length buckets average per example for classification and per token f
   // Language model: a 1-token and a 3-token sequence in one bucket; the bucket loss is the
   // mean over the 4 tokens (as MetricSums counts), not the mean of the two example means.
   Dataset lm(1, true);
-  const std::vector<float> ids = {1, 1, 1};
+  const std::vector<float> ids(8, 1);  // long enough for the longest sequence below
   lm.add_sequence(ids.data(), 1, ids.data());
   lm.add_sequence(ids.data(), 3, ids.data());
-  lm.add_sequence(ids.data(), 8, std::vector<float>(8, 1).data());
+  lm.add_sequence(ids.data(), 8, ids.data());
   DatasetInfo lm_info = info;
   lm_info.task = TaskKind::language_model;
   LengthBuckets lmb(lm, lm_info, {4});
