@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 namespace nl::test {
 
 struct CliResult {
@@ -58,6 +60,20 @@ inline CliResult run_normlab(const std::vector<std::string>& args,
   r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   std::filesystem::remove(err_path);
   return r;
+}
+
+// Checks that a CLI run failed cleanly: no signal, exit code `code`, one line on stderr that
+// contains every piece.
+inline void expect_one_line_error(const CliResult& r, int code, const std::vector<std::string>& pieces) {
+  INFO("stderr: " << r.err);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == code);
+  const std::string line = r.one_line();
+  REQUIRE_FALSE(line.empty());
+  for (const std::string& p : pieces) {
+    INFO("expected to contain: " << p);
+    CHECK(line.find(p) != std::string::npos);
+  }
 }
 
 }  // namespace nl::test

@@ -18,15 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 void check_usage_error(const CliResult& r, const std::vector<std::string>& pieces) {
-  INFO("stderr: " << r.err);
-  CHECK(r.signal == 0);
-  CHECK(r.exit_code == 2);
-  const std::string line = r.one_line();
-  REQUIRE_FALSE(line.empty());
-  for (const std::string& p : pieces) {
-    INFO("expected to contain: " << p);
-    CHECK(line.find(p) != std::string::npos);
-  }
+  expect_one_line_error(r, 2, pieces);
 }
 
 }  // namespace
