@@ -5,10 +5,20 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/threading.h"
 
+namespace {
+// MPI_Finalize on every way out of main (a no-op without MPI; docs/distributed.md).
+struct DistributedSession {
+  DistributedSession(int* argc, char*** argv) { nl::dist::init(argc, argv); }
+  ~DistributedSession() { nl::dist::finalize(); }
+};
+}  // namespace
+
 int main(int argc, char** argv) {
+  const DistributedSession session(&argc, &argv);
   // Over a file size limit (ulimit -f) a write should fail with EFBIG and become a one-line
   // error naming the file, not kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);

@@ -11,6 +11,8 @@ packages=(
   libopenblas-dev libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev
   # the lab: Student-t quantiles (Boost.Math, header-only) and report figures
   libboost-math-dev gnuplot-nox
+  # data-parallel training (docs/distributed.md): Open MPI, its mpirun and headers
+  openmpi-bin libopenmpi-dev
   # data sets used by data/ (Fashion-MNIST IDX files, word lists for word -> language)
   dataset-fashion-mnist wamerican wfrench wngerman witalian wspanish wdutch
 )

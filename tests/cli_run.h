@@ -1,6 +1,7 @@
 // Runs the real `normlab` binary in a child process and captures its exit status and stderr,
 // for tests of what a user sees: one-line errors, exit codes, no signals.
 #pragma once
+#include "test_paths.h"
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>

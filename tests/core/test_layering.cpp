@@ -3,6 +3,8 @@
 // include each other). Reads the source tree, so a new upward include fails here.
 #include <catch2/catch.hpp>
 
+#include "test_paths.h"
+
 #include <filesystem>
 #include <fstream>
 #include <map>

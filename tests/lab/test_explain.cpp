@@ -1,6 +1,7 @@
 // `normlab explain`: every section is printed, fits 80 columns, its BN/LN statistics agree with
 // the printed table, the batch-1 section shows the library's own error, it is deterministic
 // per seed, and bad options are rejected (exit 2 from the CLI).
+#include "test_paths.h"
 #include <sys/wait.h>
 
 #include <cmath>

@@ -1,6 +1,7 @@
 // The report of a sweep folder (lab/report.h): report.md and a self-contained, well-formed
 // report.html with the verdict table and the cell rows; figures skipped cleanly and listed
 // without gnuplot, rendered and inlined with it; the terminal summary; the CLI command.
+#include "test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <filesystem>

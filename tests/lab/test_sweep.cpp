@@ -2,6 +2,7 @@
 // completes and is indexed, reruns skip finished runs and redo unfinished ones, a crashing run
 // and a diverging run are recorded while the sweep goes on, Ctrl-C stops with 130 and a rerun
 // finishes only what is missing, and bad specs or run configs stop with exit 2.
+#include "test_paths.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>

@@ -4,6 +4,7 @@
 // weights, optimizer state, metrics.jsonl records and final metrics are bit-identical to an
 // uninterrupted run of the same config; metrics.jsonl has no duplicated or torn lines.
 // Run it alone with: build/bin/normlab_tests "[kill]"   (about 5 s)
+#include "test_paths.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>

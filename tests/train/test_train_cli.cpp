@@ -1,5 +1,6 @@
 // `normlab train` as a user runs it: a real model from the registry learns, Ctrl-C (SIGINT)
 // saves a checkpoint and exits 130, and --resume finishes the run.
+#include "test_paths.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

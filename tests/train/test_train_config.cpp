@@ -1,6 +1,7 @@
 // Run configs: strict validation before training (unknown keys with a suggestion, wrong
 // types, out-of-range values, malformed JSON with line/column), --set layering, the train
 // section's rules, the CLI's exit code 2 with one line on stderr, and docs/config.md in sync.
+#include "test_paths.h"
 #include <sys/wait.h>
 
 #include <cstdio>
