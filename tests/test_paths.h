@@ -7,6 +7,7 @@
 namespace nl::test {
 std::string source_dir();  // the repository root
 std::string cli_path();    // build/bin/normlab
+std::string test_binary_path();  // this test binary (to run hidden worker tests as MPI ranks)
 }  // namespace nl::test
 
 // The names the tests use.
