@@ -1,11 +1,13 @@
 // BatchNorm module: options, parameters and running buffers, whole-batch / masked / per-step
-// forward through the fused kernels, registry factory.
+// forward through the fused kernels (or across ranks with sync), registry factory.
 #include "layers/batchnorm.h"
 
 #include <sstream>
 
+#include "core/distributed.h"
 #include "core/error.h"
 #include "layers/kernels/batchnorm.h"
+#include "layers/kernels/sync_batchnorm.h"
 
 namespace nl {
 
@@ -43,9 +45,18 @@ Tensor BatchNorm::forward_masked(const Tensor& x, const Tensor& mask) {
   if (options_.steps > 0)
     throw ValueError("BatchNorm with steps = " + std::to_string(options_.steps) +
                      " keeps statistics per time step: call forward_step(x, t, mask)");
-  return batch_norm(x, options_.masked ? mask : Tensor(), weight, bias, running_mean, running_var,
-                    is_training(), static_cast<float>(options_.momentum),
-                    static_cast<float>(options_.eps));
+  const Tensor m = options_.masked ? mask : Tensor();
+  const float momentum = static_cast<float>(options_.momentum), eps = static_cast<float>(options_.eps);
+  if (syncing()) {  // statistics over every rank's rows
+    check_batch_norm_inputs(x, m, weight, bias, running_mean, running_var, eps);
+    return sync_batch_norm(x, m, weight, bias, running_mean, running_var, sync_batch_stats(x, m),
+                           momentum, eps);
+  }
+  return batch_norm(x, m, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+bool BatchNorm::syncing() const {
+  return options_.sync && is_training() && dist::collectives_enabled();
 }
 
 Tensor BatchNorm::forward_step(const Tensor& x, int64_t t, const Tensor& step_mask) {
@@ -61,6 +72,18 @@ Tensor BatchNorm::forward_step(const Tensor& x, int64_t t, const Tensor& step_ma
     rm = running_mean.slice(0, s, s + 1).reshape({C});
     rv = running_var.slice(0, s, s + 1).reshape({C});
   }
+  const float momentum = static_cast<float>(options_.momentum), eps = static_cast<float>(options_.eps);
+  if (syncing()) {
+    // The same rule as below on the counts over every rank, so every rank takes the same branch;
+    // the fallback normalises locally with running statistics (no more communication).
+    check_batch_norm_inputs(x, mask, weight, bias, rm, rv, eps);
+    const SyncBatchStats stats = sync_batch_stats(x, mask);
+    if (stats.rows > 1 && stats.count < 2) {
+      ++fallbacks_;
+      return batch_norm(x, mask, weight, bias, rm, rv, false, momentum, eps);
+    }
+    return sync_batch_norm(x, mask, weight, bias, rm, rv, stats, momentum, eps);
+  }
   bool batch_stats = is_training();
   // Too few valid rows at this step for batch statistics (pitfall 11): use the running ones.
   // A batch with a single row is still the error of forward() (batch_norm raises it).
@@ -68,8 +91,7 @@ Tensor BatchNorm::forward_step(const Tensor& x, int64_t t, const Tensor& step_ma
     batch_stats = false;
     ++fallbacks_;
   }
-  return batch_norm(x, mask, weight, bias, rm, rv, batch_stats,
-                    static_cast<float>(options_.momentum), static_cast<float>(options_.eps));
+  return batch_norm(x, mask, weight, bias, rm, rv, batch_stats, momentum, eps);
 }
 
 std::string BatchNorm::extra_repr() const {
@@ -79,7 +101,18 @@ std::string BatchNorm::extra_repr() const {
   if (options_.weight_init != 1.0) os << ", weight_init=" << options_.weight_init;
   if (options_.steps > 0) os << ", steps=" << options_.steps;
   if (!options_.masked) os << ", masked=false";
+  if (options_.sync) os << ", sync=true";
   return os.str();
+}
+
+int64_t set_batchnorm_sync(Module& root, bool sync) {
+  int64_t n = 0;
+  if (auto* bn = dynamic_cast<BatchNorm*>(&root)) {
+    bn->set_sync(sync);
+    ++n;
+  }
+  for (const auto& [name, child] : root.children()) n += set_batchnorm_sync(*child, sync);
+  return n;
 }
 
 ModulePtr make_batchnorm(ConfigReader& cfg, const LayerArgs& args) {

@@ -19,6 +19,19 @@
 // Fallback (pitfall 11): in training, when the mask leaves fewer than 2 valid rows at a step,
 // forward_step normalises with that step's running statistics (like eval) and does not update
 // them. A batch that has only one row at all is an error, as in forward().
+//
+// Across ranks (sync = true; the models' config key model.batchnorm_sync; docs/distributed.md):
+// in training, when the process group has more than one rank and no dist::LocalScope is open,
+// the batch statistics are those of the rows of EVERY rank (layers/kernels/sync_batchnorm.h):
+// the forward all-gathers each rank's (rows, valid count, mean, centred sum of squares) and
+// merges them stably in rank order; the backward all-reduces Σdy and Σdy·x̂ when x needs a
+// gradient. Masked BN counts only valid rows on each rank. The running statistics are updated
+// from the global mean and unbiased variance, so they are the same on every rank. The "fewer
+// than 2 valid rows" fallback and the one-row error use the global counts (every rank takes
+// the same branch); forward_step syncs each step. dgamma/dbeta stay this rank's sums (the
+// trainer all-reduces parameter gradients). Every rank must run the same BN layers in the
+// same order. Eval mode, a world of one, or a LocalScope: exactly the single-process path
+// (bit-identical to sync = false).
 #pragma once
 #include "core/config_reader.h"
 #include "layers/module.h"
@@ -34,6 +47,7 @@ struct BatchNormOptions {
   double weight_init = 1.0;  // initial gamma (Cooijmans et al. use 0.1 in recurrent BN)
   int64_t steps = 0;         // > 0: separate running statistics for each of `steps` time steps
   bool masked = true;        // false: ignore padding masks (statistics over every position)
+  bool sync = false;         // true: training statistics over every rank (see the file comment)
 };
 
 class BatchNorm : public Module {
@@ -56,6 +70,7 @@ class BatchNorm : public Module {
   std::string extra_repr() const override;
 
   const BatchNormOptions& options() const { return options_; }
+  void set_sync(bool sync) { options_.sync = sync; }
   // Training steps that fell back to running statistics (fewer than 2 valid rows).
   int64_t fallback_count() const { return fallbacks_; }
 
@@ -63,6 +78,7 @@ class BatchNorm : public Module {
   Tensor running_mean, running_var;  // (C), or (steps, C) in per-step mode
 
  private:
+  bool syncing() const;  // sync, training, and collectives enabled (more than one rank)
   BatchNormOptions options_;
   int64_t fallbacks_ = 0;
 };
@@ -70,5 +86,9 @@ class BatchNorm : public Module {
 // Registry factory. Keys: features (default: the parent's width), eps, momentum, affine,
 // weight_init, steps, masked.
 ModulePtr make_batchnorm(ConfigReader& cfg, const LayerArgs& args);
+
+// Sets options().sync on every BatchNorm in root's module tree (root included); returns how
+// many there are. The models apply their batchnorm_sync key with it.
+int64_t set_batchnorm_sync(Module& root, bool sync);
 
 }  // namespace nl

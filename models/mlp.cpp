@@ -87,7 +87,7 @@ std::shared_ptr<Model> make_mlp(ConfigReader& cfg, const ModelArgs& args) {
   Rng& rng = model_rng(args, "mlp");
   ConfigReader norm_cfg = cfg.sub("norm", norm_doc());
   auto norm_factory = [&](int64_t width) { return make_norm(norm_cfg, width, rng, "none"); };
-  return std::make_shared<MLP>(o, info.task, norm_factory, rng);
+  return apply_batchnorm_sync(cfg, std::make_shared<MLP>(o, info.task, norm_factory, rng));
 }
 
 }  // namespace nl

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "layers/batchnorm.h"
 #include "layers/registry.h"
 
 namespace nl {
@@ -47,6 +48,15 @@ ModulePtr make_norm(ConfigReader& norm_cfg, int64_t width, Rng& rng, const std::
 std::string norm_doc() {
   return "the norm layer: {\"type\": \"layernorm\" | \"batchnorm\" | \"rmsnorm\" | \"none\", "
          "...its options (eps, momentum, ...)}";
+}
+
+std::shared_ptr<Model> apply_batchnorm_sync(ConfigReader& cfg, std::shared_ptr<Model> model) {
+  const bool sync = cfg.get_bool(
+      "batchnorm_sync", false,
+      "BatchNorm statistics under mpirun: false = each rank's own rows (local BN); true = the "
+      "rows of every rank (SyncBatchNorm, docs/distributed.md). No effect in a single process");
+  set_batchnorm_sync(*model, sync);
+  return model;
 }
 
 Tensor apply_norm(const ModulePtr& norm, const Tensor& x, const Tensor& mask) {

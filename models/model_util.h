@@ -30,6 +30,10 @@ ModulePtr make_norm(ConfigReader& norm_cfg, int64_t width, Rng& rng, const std::
 // The doc line of the "norm" key.
 std::string norm_doc();
 
+// Reads the model's "batchnorm_sync" key (issue 10) and sets it on every BatchNorm of `model`
+// (hidden, input, cell and transformer norms alike); returns the model.
+std::shared_ptr<Model> apply_batchnorm_sync(ConfigReader& cfg, std::shared_ptr<Model> model);
+
 // norm(x) over (B,T,C) with the padding mask when there is one (BatchNorm then takes its
 // statistics over the valid positions only).
 Tensor apply_norm(const ModulePtr& norm, const Tensor& x, const Tensor& mask);

@@ -57,7 +57,8 @@ std::shared_ptr<Model> make_rnn_classifier(ConfigReader& cfg, const ModelArgs& a
       "pool", "last", "what the head sees: the last valid state or the mean over valid steps",
       {"last", "mean"});
   const double dropout = cfg.get_number("dropout", 0.0, "dropout before the head", 0.0, 0.99);
-  return std::make_shared<RNNClassifier>(input, rnn, pool, dropout, classes, *args.rng);
+  return apply_batchnorm_sync(
+      cfg, std::make_shared<RNNClassifier>(input, rnn, pool, dropout, classes, *args.rng));
 }
 
 }  // namespace nl

@@ -27,7 +27,7 @@ std::shared_ptr<Model> make_rnn_regressor(ConfigReader& cfg, const ModelArgs& ar
     throw ConfigError("'" + cfg.full_key("type") + "': rnn_regressor needs a regression dataset "
                       "(got '" + task_name(args.info.task) + "'); use rnn_classifier");
   auto [input, rnn] = make_rnn_stack(cfg, args, "rnn_regressor");
-  return std::make_shared<RNNRegressor>(input, rnn, *args.rng);
+  return apply_batchnorm_sync(cfg, std::make_shared<RNNRegressor>(input, rnn, *args.rng));
 }
 
 }  // namespace nl

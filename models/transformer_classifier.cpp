@@ -31,8 +31,9 @@ std::shared_ptr<Model> make_transformer_classifier(ConfigReader& cfg, const Mode
   Rng& rng = model_rng(args, "transformer_classifier");
   const TransformerStackOptions o = read_transformer_options(cfg, args.info);
   ConfigReader norm_cfg = cfg.sub("norm", norm_doc());
-  return std::make_shared<TransformerClassifier>(
-      args.info, o, transformer_norm_factory(norm_cfg, o.d_model, rng), classes, rng);
+  return apply_batchnorm_sync(
+      cfg, std::make_shared<TransformerClassifier>(
+               args.info, o, transformer_norm_factory(norm_cfg, o.d_model, rng), classes, rng));
 }
 
 }  // namespace nl

@@ -28,8 +28,9 @@ std::shared_ptr<Model> make_transformer_lm(ConfigReader& cfg, const ModelArgs& a
   Rng& rng = model_rng(args, "transformer_lm");
   const TransformerStackOptions o = read_transformer_options(cfg, info);
   ConfigReader norm_cfg = cfg.sub("norm", norm_doc());
-  return std::make_shared<TransformerLM>(info, o, transformer_norm_factory(norm_cfg, o.d_model, rng),
-                                         info.vocab_size, rng);
+  return apply_batchnorm_sync(
+      cfg, std::make_shared<TransformerLM>(info, o, transformer_norm_factory(norm_cfg, o.d_model, rng),
+                                           info.vocab_size, rng));
 }
 
 }  // namespace nl

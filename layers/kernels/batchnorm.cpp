@@ -49,17 +49,6 @@ void for_each_chunk(const Partition& p, int64_t R, Fn&& fn) {
   });
 }
 
-// Merges (nb, bmean, bm2) into (n, M, M2) per channel (Chan, Golub & LeVeque 1979).
-void chan_merge(double* __restrict M, double* __restrict M2, int64_t n, const double* bmean,
-                const double* bm2, int64_t nb, int64_t C) {
-  const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
-  const double nn = na + nbd;
-  for (int64_t c = 0; c < C; ++c) {
-    const double delta = bmean[c] - M[c];
-    M[c] += delta * nbd / nn;
-    M2[c] += bm2[c] + delta * delta * na * nbd / nn;
-  }
-}
 
 // Σdy and Σdy·(x - mean) of two rows into the accumulators (a function so that GCC sees the
 // restrict parameters: with this many pointers it would not vectorise with alias checks).
@@ -76,8 +65,19 @@ void sums_two_rows(const float* __restrict dya, const float* __restrict xa,
 
 }  // namespace
 
-void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
-                     float* mean, float* mean_lo, float* var, float* rstd) {
+void chan_merge(double* __restrict M, double* __restrict M2, int64_t n, const double* bmean,
+                const double* bm2, int64_t nb, int64_t C) {
+  const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
+  const double nn = na + nbd;
+  for (int64_t c = 0; c < C; ++c) {
+    const double delta = bmean[c] - M[c];
+    M[c] += delta * nbd / nn;
+    M2[c] += bm2[c] + delta * delta * na * nbd / nn;
+  }
+}
+
+int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t C,
+                          double* mean_out, double* m2_out) {
   const Partition P = partition(R, C);
   const size_t Cs = static_cast<size_t>(C);
   // Per chunk: (n, M, M2) over its valid rows.
@@ -152,22 +152,33 @@ void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, fl
     count[k] = n;
   });
   // Chunks merged in chunk order: the same arithmetic for any thread count.
-  std::vector<double> tot(2 * Cs, 0.0);
-  double* M = tot.data();
-  double* M2 = M + C;
+  std::fill(mean_out, mean_out + C, 0.0);
+  std::fill(m2_out, m2_out + C, 0.0);
   int64_t n = 0;
   for (int64_t k = 0; k < P.chunks; ++k) {
     if (count[k] == 0) continue;
     const double* pk = part.data() + 2 * Cs * k;
-    chan_merge(M, M2, n, pk, pk + C, count[k], C);
+    chan_merge(mean_out, m2_out, n, pk, pk + C, count[k], C);
     n += count[k];
   }
+  return n;
+}
+
+void batchnorm_finish_stats(const double* M, const double* M2, int64_t n, int64_t C, float eps,
+                            float* mean, float* mean_lo, float* var, float* rstd) {
   for (int64_t c = 0; c < C; ++c) {
     const double v = n > 0 ? std::max(0.0, M2[c] / static_cast<double>(n)) : 0.0;
     split_mean(M[c], &mean[c], &mean_lo[c]);
     if (var) var[c] = static_cast<float>(v);
     rstd[c] = static_cast<float>(1.0 / std::sqrt(v + static_cast<double>(eps)));
   }
+}
+
+void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
+                     float* mean, float* mean_lo, float* var, float* rstd) {
+  std::vector<double> tot(2 * static_cast<size_t>(C));
+  const int64_t n = batchnorm_moments(x, mask, R, C, tot.data(), tot.data() + C);
+  batchnorm_finish_stats(tot.data(), tot.data() + C, n, C, eps, mean, mean_lo, var, rstd);
 }
 
 void batchnorm_apply(const float* x, const float* mask, const float* gamma, const float* beta,
@@ -201,15 +212,13 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
   });
 }
 
-void batchnorm_backward(const float* dy, const float* x, const float* mask, const float* gamma,
-                        const float* mean, const float* mean_lo, const float* rstd, int64_t R,
-                        int64_t C, int64_t n, bool batch_stats, const NormGrads& grads) {
-  const bool need_sums = grads.dgamma || grads.dbeta || (grads.dx && batch_stats);
+void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, const float* mean,
+                         const float* mean_lo, int64_t R, int64_t C, double* sums) {
   const size_t Cs = static_cast<size_t>(C);
   // Per channel: Σ dy and Σ dy * (x - mean) over valid rows, one pass over x and dy. Float
   // within a block, double per chunk, chunks summed in order (thread-count independent).
-  std::vector<double> sums(2 * Cs, 0.0);
-  if (need_sums) {
+  std::fill(sums, sums + 2 * C, 0.0);
+  {
     const Partition P = partition(R, C);
     std::vector<double> part(2 * Cs * P.chunks, 0.0);
     for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
@@ -253,13 +262,31 @@ void batchnorm_backward(const float* dy, const float* x, const float* mask, cons
       for (int64_t c = 0; c < 2 * C; ++c) sums[c] += pk[c];
     }
   }
-  const double* sdy = sums.data();
-  const double* sdx = sums.data() + C;
+}
+
+void batchnorm_backward(const float* dy, const float* x, const float* mask, const float* gamma,
+                        const float* mean, const float* mean_lo, const float* rstd, int64_t R,
+                        int64_t C, int64_t n, bool batch_stats, const NormGrads& grads) {
+  const bool need_sums = grads.dgamma || grads.dbeta || (grads.dx && batch_stats);
+  std::vector<double> sums(2 * static_cast<size_t>(C), 0.0);
+  if (need_sums) batchnorm_grad_sums(dy, x, mask, mean, mean_lo, R, C, sums.data());
+  batchnorm_backward_finish(dy, x, mask, gamma, mean, mean_lo, rstd, R, C, sums.data(),
+                            sums.data(), n, batch_stats, grads);
+}
+
+void batchnorm_backward_finish(const float* dy, const float* x, const float* mask,
+                               const float* gamma, const float* mean, const float* mean_lo,
+                               const float* rstd, int64_t R, int64_t C, const double* param_sums,
+                               const double* dx_sums, int64_t n, bool batch_stats,
+                               const NormGrads& grads) {
   for (int64_t c = 0; c < C; ++c) {
-    if (grads.dbeta) store(grads.dbeta + c, static_cast<float>(sdy[c]), grads.dbeta_add);
-    if (grads.dgamma) store(grads.dgamma + c, static_cast<float>(sdx[c] * rstd[c]), grads.dgamma_add);
+    if (grads.dbeta) store(grads.dbeta + c, static_cast<float>(param_sums[c]), grads.dbeta_add);
+    if (grads.dgamma)
+      store(grads.dgamma + c, static_cast<float>(param_sums[C + c] * rstd[c]), grads.dgamma_add);
   }
   if (!grads.dx) return;
+  const double* sdy = dx_sums;
+  const double* sdx = dx_sums + C;
   // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded).
   std::vector<float> coef(static_cast<size_t>(5 * C));
   float* p = coef.data();
@@ -379,16 +406,14 @@ int64_t count_valid(const Tensor& mask, int64_t rows) {
   return n;
 }
 
-Tensor batch_norm(const Tensor& x, const Tensor& mask, const Tensor& weight, const Tensor& bias,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  float momentum, float eps) {
+void check_batch_norm_inputs(const Tensor& x, const Tensor& mask, const Tensor& weight,
+                             const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, float eps) {
   if (!x.defined()) throw ShapeError("batch_norm: called with an undefined input");
   if (x.dim() < 2)
     throw ShapeError("batch_norm: expected an input of shape (N, C) or (B, T, C), got " +
                      shape_str(x.shape()));
   const int64_t C = x.size(-1);
-  const int64_t R = x.numel() / std::max<int64_t>(1, C);
-  const Shape feat{C};
   auto check_vec = [&](const Tensor& t, const char* what) {
     if (t.defined() && t.numel() != C)
       throw ShapeError(std::string("batch_norm: ") + what + " of shape " + shape_str(t.shape()) +
@@ -407,6 +432,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& mask, const Tensor& weight, con
                        shape_str(expect) + ")");
   }
   if (!(eps > 0.0f)) throw ValueError("batch_norm: eps must be > 0, got " + std::to_string(eps));
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& mask, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  float momentum, float eps) {
+  check_batch_norm_inputs(x, mask, weight, bias, running_mean, running_var, eps);
+  const int64_t C = x.size(-1);
+  const int64_t R = x.numel() / std::max<int64_t>(1, C);
+  const Shape feat{C};
   const int64_t n = count_valid(mask, R);
 
   Tensor mean = Tensor::empty(feat), mean_lo = Tensor::empty(feat), rstd = Tensor::empty(feat);

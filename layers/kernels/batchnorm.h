@@ -19,6 +19,19 @@ namespace kernels {
 // with partials merged in a fixed order: results do not depend on the thread count.
 void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
                      float* mean, float* mean_lo, float* var, float* rstd);
+// batchnorm_stats in two halves (SyncBatchNorm merges the first half's output over ranks):
+// the valid-row count, and per channel the mean and the centred sum of squares M2 (double;
+// zeros when no row is valid) ...
+int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t C, double* mean,
+                          double* m2);
+// ... and mean/mean_lo/var (biased, M2/n; var may be null)/rstd from (n, mean, M2).
+void batchnorm_finish_stats(const double* mean, const double* m2, int64_t n, int64_t C, float eps,
+                            float* mean_hi, float* mean_lo, float* var, float* rstd);
+// Merges a group (nb rows, per-channel mean bmean and M2 bm2) into the running (n, M, M2)
+// (Chan, Golub & LeVeque 1979): delta = bmean - M; M += delta*nb/(n+nb);
+// M2 += bm2 + delta^2*n*nb/(n+nb). Stable for large means, unlike E[x^2] - E[x]^2.
+void chan_merge(double* M, double* M2, int64_t n, const double* bmean, const double* bm2,
+                int64_t nb, int64_t C);
 
 // y = ((x - mean) * rstd) * gamma + beta on valid rows, 0 on masked rows.
 // x, y: (R, C); gamma, beta: (C) or null; mean, mean_lo, rstd: (C).
@@ -35,6 +48,17 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
 void batchnorm_backward(const float* dy, const float* x, const float* mask, const float* gamma,
                         const float* mean, const float* mean_lo, const float* rstd, int64_t R,
                         int64_t C, int64_t n, bool batch_stats, const NormGrads& grads);
+// batchnorm_backward in two halves (SyncBatchNorm all-reduces the sums in between):
+// sums (2C) = [Σ dy, Σ dy * (x - mean)] per channel over the valid rows ...
+void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, const float* mean,
+                         const float* mean_lo, int64_t R, int64_t C, double* sums);
+// ... then dgamma/dbeta from param_sums and dx from dx_sums over n rows (the same array in a
+// single process; the rank-local and the all-reduced sums across ranks).
+void batchnorm_backward_finish(const float* dy, const float* x, const float* mask,
+                               const float* gamma, const float* mean, const float* mean_lo,
+                               const float* rstd, int64_t R, int64_t C, const double* param_sums,
+                               const double* dx_sums, int64_t n, bool batch_stats,
+                               const NormGrads& grads);
 
 // Naive double-precision BatchNorm of x viewed as (R, C) with optional mask (R, any shape),
 // gamma/beta (C), dy. training: batch statistics (mean/var filled); otherwise the given
@@ -61,5 +85,10 @@ int64_t count_valid(const Tensor& mask, int64_t rows);
 Tensor batch_norm(const Tensor& x, const Tensor& mask, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   float momentum = 0.1f, float eps = 1e-5f);
+
+// The argument checks of batch_norm() (shapes of mask, weight, bias, running stats; eps > 0).
+void check_batch_norm_inputs(const Tensor& x, const Tensor& mask, const Tensor& weight,
+                             const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, float eps);
 
 }  // namespace nl
