@@ -374,3 +374,49 @@ TEST_CASE("profiles must name existing axes and valid values", "[lab][spec]") {
   expect_error([](json& j) { j["profiles"]["quick"]["grid"] = {{"seed", json::array()}}; }, {"seed", "no values"});
   expect_error([](json& j) { j["profiles"]["full"] = json::object(); }, {"'full'", "reserved"});
 }
+
+TEST_CASE("a ranks axis is a launch parameter: in ids and cells, not in the config", "[lab][spec][ranks]") {
+  json j = good_spec();
+  j["grid"] = json::parse(R"({"variant": ["bn", "ln"], "ranks": [1, 2, 8], "seed": [0, 1]})");
+  j["claims"] = json::parse(R"([{"id": "R.bn", "statement": "BN on 1 rank beats BN on 8",
+                                 "better": {"variant": "bn", "ranks": 1}, "worse": {"variant": "bn", "ranks": 8}}])");
+  j["profiles"] = json::parse(R"({"quick": {"grid": {"ranks": [1, 8], "seed": [0]}}})");
+  const ExperimentSpec s = parse_experiment(j, "exp.json");
+  const std::vector<RunSpec> runs = expand_grid(s);
+  REQUIRE(runs.size() == 2 * 3 * 2);
+  CHECK(runs[0].id == "bn.ranks-1.seed-0");
+  CHECK(runs[0].ranks == 1);
+  const RunSpec& r = runs[3];  // bn, 2 ranks, seed 1
+  CHECK(r.id == "bn.ranks-2.seed-1");
+  CHECK(r.cell_id == "bn.ranks-2");
+  CHECK(r.cell == json::parse(R"({"variant": "bn", "ranks": 2})"));
+  CHECK(r.ranks == 2);
+  CHECK(runs[5].ranks == 8);
+  // The run's config is the one the same cell gets on one rank: no "ranks" key anywhere.
+  CHECK(r.config == runs[1].config);  // bn, 1 rank, seed 1
+  CHECK_FALSE(r.config.contains("ranks"));
+  CHECK(matches(s.claims[0].worse, runs[5].cell));
+  CHECK_FALSE(matches(s.claims[0].worse, r.cell));
+  // Without a ranks axis every run has one rank; profiles replace its values like any axis.
+  for (const RunSpec& x : expand_grid(parse_experiment(good_spec(), "exp.json"))) CHECK(x.ranks == 1);
+  std::vector<int> quick;
+  for (const RunSpec& x : expand_grid(apply_profile(s, "quick"))) quick.push_back(x.ranks);
+  CHECK(quick == std::vector<int>{1, 8, 1, 8});
+}
+
+TEST_CASE("bad ranks values are rejected naming the ranks axis", "[lab][spec][ranks]") {
+  expect_error([](json& j) { j["grid"]["ranks"] = {1, 0}; }, {"grid axis 'ranks'", "got 0"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {-2}; }, {"grid axis 'ranks'", "got -2"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {1.5}; }, {"grid axis 'ranks'", "got 1.5"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {"2"}; }, {"grid axis 'ranks'", "\"2\""});
+  expect_error([](json& j) { j["grid"]["ranks"] = {100000}; }, {"grid axis 'ranks'", "100000"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {2, 2}; }, {"grid axis 'ranks'", "twice"});
+  expect_error([](json& j) { j["grid"]["ranks"] = 4; }, {"grid axis 'ranks'", "array"});
+  expect_error([](json& j) { j["profiles"]["quick"]["grid"]["ranks"] = {0}; }, {"ranks", "got 0"});
+  expect_error(
+      [](json& j) {
+        j["grid"]["ranks"] = {1, 2};
+        j["claims"][0]["better"]["ranks"] = 4;
+      },
+      {"claims.0.better", "4", "'ranks'"});
+}
