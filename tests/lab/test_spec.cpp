@@ -1,8 +1,10 @@
 // Experiment specs: grid expansion (order, count, ids, seeds), variants and override
 // precedence, profiles, a base given as a file, and one ConfigError per kind of bad input,
 // each naming the offending key or value.
+#include "test_paths.h"
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -419,4 +421,36 @@ TEST_CASE("bad ranks values are rejected naming the ranks axis", "[lab][spec][ra
         j["claims"][0]["better"]["ranks"] = 4;
       },
       {"claims.0.better", "4", "'ranks'"});
+}
+
+TEST_CASE("E6 (experiments/e6_data_parallel.json) splits a batch of 32 over 1 to 8 ranks", "[lab][spec][ranks]") {
+  const ExperimentSpec s = load_experiment(NORMLAB_SOURCE_DIR + "/experiments/e6_data_parallel.json");
+  const std::vector<RunSpec> runs = expand_grid(s);
+  REQUIRE(runs.size() == 4 * 4 * 3);
+  std::set<std::string> cells;
+  std::set<int> ranks;
+  for (const RunSpec& r : runs) {
+    cells.insert(r.cell_id);
+    ranks.insert(r.ranks);
+    CHECK(r.config["train"]["batch_size"] == 32);  // the global batch, whatever the rank count
+    CHECK_FALSE(r.config.contains("ranks"));
+  }
+  CHECK(cells.size() == 16);
+  CHECK(ranks == std::set<int>{1, 2, 4, 8});
+  CHECK(runs[0].id == "bn.ranks-1.seed-0");
+  const RunSpec& sync8 = runs[1 * 12 + 3 * 3];  // syncbn, 8 ranks, seed 0
+  CHECK(sync8.id == "syncbn.ranks-8.seed-0");
+  CHECK(sync8.config["model"]["norm"]["type"] == "batchnorm");
+  CHECK(sync8.config["model"]["batchnorm_sync"] == true);
+  CHECK(runs[3 * 3].config["model"]["batchnorm_sync"] == false);  // bn, 8 ranks: per-rank statistics
+  CHECK(runs[3 * 3].config == runs[0].config);                      // same config as on 1 rank
+  for (const char* m : {"test_acc", "val_acc", "ms_per_step", "comm_bytes_per_step", "comm_ms_per_step"})
+    CHECK(s.metrics.count(m) == 1);
+  CHECK_FALSE(s.metric("comm_bytes_per_step").higher_is_better);
+  REQUIRE(s.claims.size() == 4);
+  for (const Claim& c : s.claims) {
+    CHECK_FALSE(c.source.empty());
+    CHECK((c.better.at("ranks") == 8 || c.worse.at("ranks") == 8));
+  }
+  CHECK(expand_grid(apply_profile(s, "quick")).size() == 3 * 2 * 2);
 }
