@@ -20,6 +20,7 @@ struct SweepArgs {
   std::vector<std::string> experiments;
   std::string out;
   std::string profile;
+  std::string mpirun;
   int jobs = 1;
   int run_threads = 0;
   bool dry_run = false;
@@ -40,6 +41,7 @@ void run_sweep_cmd(const SweepArgs& a) {
   opt.tty = stdout_is_tty();
   opt.quiet = a.quiet;
   opt.dry_run = a.dry_run;
+  opt.mpirun = a.mpirun;
 
   const lab::SweepResult r = lab::run_sweep(specs, opt);
   if (a.dry_run) return;
@@ -82,7 +84,13 @@ void register_sweep(CLI::App& app) {
                   "bit-identical for a given seed and thread count")
       ->check(CLI::PositiveNumber)
       ->type_name("N");
-  cmd->add_flag("--dry-run", a->dry_run, "List the runs and what would happen to each; run nothing");
+  cmd->add_option("--mpirun", a->mpirun,
+                  "The MPI launcher for runs of a \"ranks\" grid axis value > 1 (a path, or a name looked up "
+                  "in PATH; default: mpirun from PATH)")
+      ->type_name("PATH");
+  cmd->add_flag("--dry-run", a->dry_run,
+                "List the runs and what would happen to each (with the command line of each mpirun run); run "
+                "nothing");
   cmd->add_flag("--quiet,-q", a->quiet, "No progress display (failures and the summary are still printed)");
   cmd->footer(
       "The sweep folder holds sweep.json (the index: every run of the grid with its cell, seed, "
@@ -93,6 +101,9 @@ void register_sweep(CLI::App& app) {
       "stops the sweep (exit 2). Rerunning the same command skips finished runs (completed or "
       "diverged), continues interrupted ones from their checkpoint and starts failed ones again; "
       "runs whose config changed in the spec start again.\n"
+      "A \"ranks\" grid axis starts a run with N > 1 as 'mpirun --oversubscribe --bind-to none -np N "
+      "normlab --threads 1 train ...'; it takes N of the --jobs slots (all of them when N >= --jobs). "
+      "As root, the OMPI_ALLOW_RUN_AS_ROOT variables are set for those runs.\n"
       "Ctrl-C (or SIGTERM) starts no new run, lets the running ones save a checkpoint, writes "
       "sweep.json and exits 130; a second Ctrl-C kills the runs at once.\n"
       "Exit codes: 0 all runs finished, 1 some run failed, 2 bad experiment file or config error, "

@@ -14,7 +14,14 @@ namespace {
 
 constexpr size_t kMaxSeries = 8;   // lines per figure before it is split into several
 constexpr size_t kMaxPanels = 12;  // figures per kind and experiment
-const char* const kBatchAxis = "train.batch_size";
+// Axes with a figure of the final primary metric against their (numeric, log2-spaced) values.
+struct ScaleAxis {
+  const char* key;    // grid axis
+  const char* name;   // figure name suffix
+  const char* what;   // in titles: "<metric> vs <what>"
+};
+const ScaleAxis kScaleAxes[] = {{"train.batch_size", "batch_size", "batch size"},
+                                {"ranks", "ranks", "ranks (data-parallel processes)"}};
 
 struct Panel {
   std::string suffix;  // "" or e.g. "lr=0.01" when the cells are split over several figures
@@ -87,34 +94,35 @@ std::string panel_title(const std::string& title, const std::string& suffix) {
   return suffix.empty() ? title : title + " (" + suffix + ")";
 }
 
-// (a) Final primary metric vs batch size, one line per setting of the other axes.
-void batch_size_figures(const ExperimentResults& er, std::vector<Plot>& out) {
+// (a) Final primary metric vs batch size (or ranks), one line per setting of the other axes.
+void scale_figures(const ExperimentResults& er, const ScaleAxis& scale, std::vector<Plot>& out) {
+  const std::string axis = scale.key;
   const std::vector<std::string> axes = fmt::cell_axes(er);
-  if (std::find(axes.begin(), axes.end(), kBatchAxis) == axes.end()) return;
-  std::vector<json> batch_values;
+  if (std::find(axes.begin(), axes.end(), axis) == axes.end()) return;
+  std::vector<json> values;
   for (const CellResult& c : er.cells)
-    if (c.cell.contains(kBatchAxis) && std::find(batch_values.begin(), batch_values.end(), c.cell[kBatchAxis]) == batch_values.end())
-      batch_values.push_back(c.cell[kBatchAxis]);
-  if (batch_values.size() < 2) return;
+    if (c.cell.contains(axis) && std::find(values.begin(), values.end(), c.cell[axis]) == values.end())
+      values.push_back(c.cell[axis]);
+  if (values.size() < 2) return;
   const MetricSpec& m = er.spec.metric(er.spec.primary_metric);
-  const std::vector<std::string> others = without(axes, kBatchAxis);
-  // Series: one per setting of the other axes (the cell without its batch size).
+  const std::vector<std::string> others = without(axes, axis);
+  // Series: one per setting of the other axes (the cell without this axis).
   std::vector<json> series;
   for (const CellResult& c : er.cells) {
     json key = c.cell;
-    key.erase(kBatchAxis);
+    key.erase(axis);
     if (std::find(series.begin(), series.end(), key) == series.end()) series.push_back(key);
   }
   const auto panels = split_panels<json>(er, series, others, +[](const json& j) -> const json& { return j; });
   for (size_t p = 0; p < panels.size(); ++p) {
     Plot plot;
-    plot.name = panel_name(er.spec.name + "-batch_size", p, panels.size());
+    plot.name = panel_name(er.spec.name + "-" + scale.name, p, panels.size());
     plot.experiment = er.spec.name;
-    plot.title = panel_title(m.label + " vs batch size", panels[p].first);
-    plot.xlabel = "batch size (log2 scale)";
+    plot.title = panel_title(m.label + " vs " + scale.what, panels[p].first);
+    plot.xlabel = std::string(scale.what) + " (log2 scale)";
     plot.ylabel = m.label;
     plot.logx2 = true;
-    plot.caption = "Final " + m.label + " per batch size: mean over seeds with 95 % CI bars" +
+    plot.caption = "Final " + m.label + " per " + std::string(scale.what) + ": mean over seeds with 95 % CI bars" +
                    (m.diverged_value ? " (diverged runs count as " + fmt::num(*m.diverged_value) + ")" : "") + ".";
     int color = 1;
     for (const json& key : panels[p].second) {
@@ -124,12 +132,12 @@ void batch_size_figures(const ExperimentResults& er, std::vector<Plot>& out) {
       s.color = color++;
       for (const CellResult& c : er.cells) {
         json k = c.cell;
-        k.erase(kBatchAxis);
-        if (k != key || !c.cell[kBatchAxis].is_number()) continue;
+        k.erase(axis);
+        if (k != key || !c.cell[axis].is_number()) continue;
         const CellStats st = describe(er.values(c, m));
         if (st.n == 0) continue;
         const double lo = st.n > 1 ? st.ci_low : st.mean, hi = st.n > 1 ? st.ci_high : st.mean;
-        s.rows.push_back({c.cell[kBatchAxis].get<double>(), st.mean, lo, hi});
+        s.rows.push_back({c.cell[axis].get<double>(), st.mean, lo, hi});
       }
       std::sort(s.rows.begin(), s.rows.end());
       if (!s.rows.empty()) plot.series.push_back(std::move(s));
@@ -345,7 +353,7 @@ std::vector<BnGapRow> bn_gap_rows(const ExperimentResults& er) {
 
 std::vector<Plot> experiment_figures(const ExperimentResults& er) {
   std::vector<Plot> out;
-  batch_size_figures(er, out);
+  for (const ScaleAxis& scale : kScaleAxes) scale_figures(er, scale, out);
   curve_figures(er, out);
   bn_gap_figure(er, out);
   by_length_figures(er, out);

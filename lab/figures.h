@@ -1,8 +1,8 @@
 // What the report plots for an experiment (lab/figures.cpp): (a) the primary metric vs batch
-// size per variant with 95 % CI bars, (b) learning curves (train loss vs step and vs wall
-// time, mean over seeds with a min/max band, diverged runs marked where they end), (c) BN's
-// train-mode vs eval-mode metric per cell, (d) the metric per sequence-length bucket. Each
-// figure exists only when the sweep has the data for it.
+// size and vs ranks (a "ranks" axis) per variant with 95 % CI bars, (b) learning curves (train
+// loss vs step and vs wall time, mean over seeds with a min/max band, diverged runs marked
+// where they end), (c) BN's train-mode vs eval-mode metric per cell, (d) the metric per
+// sequence-length bucket. Each figure exists only when the sweep has the data for it.
 #pragma once
 #include <string>
 #include <vector>

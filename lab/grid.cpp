@@ -1,5 +1,6 @@
 // Grid expansion (lab/spec.h): the cartesian product of a spec's axes, each run's full train
-// config (base < spec "set" < variant "set" < axis values) and its stable, filename-safe id.
+// config (base < spec "set" < variant "set" < axis values; "ranks" is a launch parameter and
+// leaves the config alone) and its stable, filename-safe id.
 #include <set>
 
 #include "core/error.h"
@@ -133,6 +134,10 @@ std::vector<RunSpec> expand_grid(const ExperimentSpec& spec) {
         r.seed = value.get<int64_t>();
         r.config["seed"] = r.seed;
         part = "seed-" + std::to_string(r.seed);
+      } else if (a.key == "ranks") {
+        // A launch parameter: the config stays as it is (lab/sweep.cpp starts mpirun).
+        r.ranks = value.get<int>();
+        part = labels[i] + "-" + std::to_string(r.ranks);
       } else {
         apply_dotted(r.config, json{{a.key, value}});
         part = labels[i] + "-" + value_text(value);

@@ -9,10 +9,15 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/error.h"
+
+extern char** environ;
 
 namespace nl::lab {
 
@@ -24,13 +29,26 @@ std::string ProcessExit::describe() const {
   return "exit code " + std::to_string(exit_code);
 }
 
-pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path, bool append) {
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path, bool append,
+                   const std::vector<std::string>& extra_env) {
   if (argv.empty()) throw Error("spawn_logged: empty argv");
   // Everything the child needs is prepared before fork (no allocation after it).
   std::vector<std::string> args = argv;
   std::vector<char*> cargv;
   for (std::string& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& x : extra_env) replaced |= x.substr(0, x.find('=')) == name;
+    if (!replaced) env.push_back(entry);
+  }
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> cenv;
+  for (std::string& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
   const int log_fd = ::open(log_path.c_str(), flags, 0644);
   if (log_fd < 0) throw Error("cannot open log file '" + log_path + "': " + std::strerror(errno));
@@ -50,7 +68,7 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
-    ::execv(cargv[0], cargv.data());
+    ::execve(cargv[0], cargv.data(), cenv.data());
     static const char msg[] = "normlab sweep: cannot execute the program\n";
     (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
     ::_exit(127);
@@ -88,6 +106,39 @@ ProcessExit wait_exit(pid_t pid) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return ProcessExit{};
   return decode(status);
+}
+
+std::vector<pid_t> child_pids(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;  // the process ended meanwhile
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so parse after the last ')'.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    std::string state;
+    long ppid = -1;
+    if (rest >> state >> ppid && ppid == pid) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+std::string find_executable(const std::string& name) {
+  if (name.empty()) return "";
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string full = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(full.c_str(), X_OK) == 0 && !std::filesystem::is_directory(full)) return full;
+  }
+  return "";
 }
 
 std::string last_line_of(const std::string& path) {

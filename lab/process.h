@@ -20,9 +20,21 @@ struct ProcessExit {
 };
 
 // Starts argv[0] (a path, not looked up in PATH) with argv; stdout and stderr are appended to
-// (append) or replace the file at `log_path`. Throws nl::Error when the log cannot be opened
-// or the process cannot be created; a program that cannot be executed exits with 127.
-pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path, bool append);
+// (append) or replace the file at `log_path`. The child's environment is this process's with
+// `extra_env` ("NAME=value" entries) added or replacing same-named variables. Throws nl::Error
+// when the log cannot be opened or the process cannot be created; a program that cannot be
+// executed exits with 127.
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path, bool append,
+                   const std::vector<std::string>& extra_env = {});
+
+// The processes whose parent is `pid` (from /proc; empty when there are none or /proc cannot be
+// read). The sweep signals the ranks an mpirun started directly: mpirun answers a SIGINT by
+// SIGTERM-ing and then killing its ranks, while ranks that get SIGINT themselves checkpoint.
+std::vector<pid_t> child_pids(pid_t pid);
+
+// The full path of an executable: `name` itself when it holds a '/', else the first match in
+// PATH; "" when there is none (or it is not executable).
+std::string find_executable(const std::string& name);
 
 // Whether the child ended (reaps it); nullopt while it still runs.
 std::optional<ProcessExit> poll_exit(pid_t pid);

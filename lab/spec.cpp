@@ -136,11 +136,11 @@ std::string suggest(const std::string& word, const std::vector<std::string>& can
 }
 
 // Values of one axis: non-empty array, no duplicates; "variant" names defined variants, "seed"
-// non-negative integers.
+// non-negative integers, "ranks" integers in [1, kMaxRanks].
 GridAxis parse_axis(const Parser& p, const std::string& key, const json& values, const std::string& where,
                     const ExperimentSpec& s) {
   const std::string axis_name = where + " axis '" + key + "'";  // e.g. "grid axis 'seed'"
-  if (key != "variant" && key != "seed") p.check_dotted_key(key, where);
+  if (key != "variant" && key != "seed" && key != "ranks") p.check_dotted_key(key, where);
   if (!values.is_array()) p.fail(axis_name + " must be an array of values, got " + values.dump());
   if (values.empty()) p.fail(axis_name + " has no values");
   GridAxis axis{key, {}};
@@ -153,6 +153,8 @@ GridAxis parse_axis(const Parser& p, const std::string& key, const json& values,
     }
     if (key == "seed" && !(v.is_number_integer() && v.get<int64_t>() >= 0))
       p.fail(axis_name + ": seeds must be non-negative integers, got " + v.dump());
+    if (key == "ranks" && !(v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= kMaxRanks))
+      p.fail(axis_name + ": rank counts must be integers from 1 to " + std::to_string(kMaxRanks) + ", got " + v.dump());
     if (std::find(axis.values.begin(), axis.values.end(), v) != axis.values.end())
       p.fail(axis_name + " lists " + v.dump() + " twice");
     axis.values.push_back(v);

@@ -25,8 +25,10 @@
 //                 "source": "LN paper 6.6; GN paper Table 2" } ],
 //   "profiles": { "quick": { "set": {...}, "grid": { "seed": [0,1,2] } } }   // replaces axes' values
 // }
-// Grid axes: "variant" (names from "variants"), "seed" (sets the config's "seed"), or any dotted
-// config key. Order of application: base < spec "set" < profile "set" < variant "set" < other axes.
+// Grid axes: "variant" (names from "variants"), "seed" (sets the config's "seed"), "ranks" (a
+// launch parameter, not a config key: the run is started as that many MPI ranks by
+// `mpirun -np N`, its config unchanged; lab/sweep.h), or any dotted config key.
+// Order of application: base < spec "set" < profile "set" < variant "set" < other axes.
 //
 // Every key (anything else, at any level, is an error suggesting the closest valid key):
 //   name            string, required, [a-z0-9_]+
@@ -37,7 +39,8 @@
 //   variants        object, optional: NAME ([A-Za-z0-9_]+) -> {set: object (dotted), label:
 //                   string (default NAME)}. Variants not on the "variant" axis are never used.
 //   grid            object, required, non-empty: axis -> non-empty array of distinct values.
-//                   "variant": variant names; "seed": integers >= 0; else a dotted config key.
+//                   "variant": variant names; "seed": integers >= 0; "ranks": integers
+//                   1..kMaxRanks (MPI processes per run); else a dotted config key.
 //                   Two axes may not set the same value or one inside the other
 //                   ("model.norm" vs "model.norm.type"); a variant on the axis may not set a key
 //                   an axis sets. Without a "seed" axis each run uses the config's "seed" (0).
@@ -58,7 +61,7 @@
 //                   must be in the grid)}. Every profile is applied at parse time, so one that
 //                   drops a value a claim selects is an error when the spec is loaded.
 // Run ids: the grid's axes in file order joined by '.': a variant as its name, a seed as
-// "seed-N", any other axis as "<last key segment>-<value>" (the whole key with '.' -> '_' when
+// "seed-N", ranks as "ranks-N", any other axis as "<last key segment>-<value>" (the whole key with '.' -> '_' when
 // two axes share a last segment), values sanitised to [A-Za-z0-9_.+-] (arrays joined with
 // 'x': [64, 32] -> "64x32"). E.g. "ln.batch_size-2.seed-0"; cell_id drops the seed part
 // ("ln.batch_size-2"; "base" when the grid has only a seed axis). Two runs with the same id
@@ -74,6 +77,9 @@
 #include "core/config_reader.h"
 
 namespace nl::lab {
+
+// The largest value of a "ranks" axis (a typo guard: 80 instead of 8 would start 80 processes).
+constexpr int kMaxRanks = 1024;
 
 struct Variant {
   std::string name;
@@ -145,6 +151,7 @@ struct RunSpec {
   json cell;         // object: axis key -> value for every non-seed axis (the cell it belongs to)
   std::string cell_id;  // id without the seed part, e.g. "ln.batch_size-2"
   int64_t seed = 0;
+  int ranks = 1;     // MPI processes (the "ranks" axis; 1 without one): > 1 runs under mpirun
   json config;       // the full train config: base with every override applied
 };
 

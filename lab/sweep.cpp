@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "lab/launch.h"
 #include "lab/process.h"
 #include "train/progress.h"
 
@@ -252,17 +254,34 @@ struct Running {
   Run* run;
   pid_t pid;
   Clock::time_point t0;
+  int slots;  // of the --jobs slots: min(ranks, jobs)
 };
 
+int slots_of(const Run& r, const SweepOptions& opt) { return std::min(r.spec.ranks, opt.jobs); }
+
+// What follows "train" on the run's command line.
+std::vector<std::string> train_args(const Run& r) {
+  if (r.action == Action::resume) return {"--resume", r.dir.string()};
+  return {r.config_file.string(), "--out", r.dir.string()};
+}
+
+// Signals a run: a plain run directly; an mpirun run through its ranks (see lab/sweep.h), or
+// mpirun itself while it has not started them yet. SIGKILL goes to mpirun as well.
+void signal_run(const Running& p, int sig) {
+  if (p.run->spec.ranks > 1) {
+    const std::vector<pid_t> ranks = child_pids(p.pid);
+    for (pid_t c : ranks) ::kill(c, sig);
+    if (!ranks.empty() && sig != SIGKILL) return;
+  }
+  ::kill(p.pid, sig);
+}
+
 // Prepares the run folder and starts the process.
-Running start_run(Run& r, const SweepOptions& opt, int threads) {
-  const std::string exe = opt.normlab_exe;
-  const std::vector<std::string> head = {exe, "--threads", std::to_string(threads), "train"};
-  std::vector<std::string> argv = head;
+Running start_run(Run& r, const SweepOptions& opt, const Launcher& launcher) {
+  const std::vector<std::string> argv = launcher.argv(r.spec.ranks, train_args(r));
   const fs::path log = r.dir / "log.txt";
   bool append = false;
   if (r.action == Action::resume) {
-    argv.insert(argv.end(), {"--resume", r.dir.string()});
     append = true;
     std::ofstream(log, std::ios::app) << "---- normlab sweep: resuming from the checkpoint ----\n";
   } else {
@@ -271,14 +290,14 @@ Running start_run(Run& r, const SweepOptions& opt, int threads) {
     fs::remove_all(r.dir);
     fs::create_directories(r.dir);
     write_json_atomic(r.config_file, r.spec.config);
-    argv.insert(argv.end(), {r.config_file.string(), "--out", r.dir.string()});
   }
   r.cleared = true;
   r.status.reset();
   r.exit_code.reset();
   r.wall_s.reset();
   r.error.clear();
-  Running run{&r, spawn_logged(argv, log.string(), append), Clock::now()};
+  Running run{&r, spawn_logged(argv, log.string(), append, launcher.env(r.spec.ranks)), Clock::now(),
+              slots_of(r, opt)};
   return run;
 }
 
@@ -291,7 +310,9 @@ void finish_run(Run& r, const ProcessExit& ex, double wall, bool stopping) {
   if (is_final(sstat)) {
     r.status = sstat;
     r.error = sstat == "diverged" ? summary.value("message", "") : "";
-  } else if (ex.exit_code == 130 || ex.signal == SIGINT || (stopping && ex.signal != 0)) {
+  } else if (ex.exit_code == 130 || ex.signal == SIGINT || (stopping && ex.signal != 0) ||
+             (stopping && r.spec.ranks > 1 && ex.exit_code != 0)) {
+    // (mpirun reports its own code, not the ranks', when it ends a job it was told to stop.)
     r.status = "interrupted";
   } else {
     r.status = "failed";
@@ -313,6 +334,22 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
   Plan plan = make_plan(experiments, opt);  // validates everything before anything runs
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads = opt.threads_per_job > 0 ? opt.threads_per_job : std::max(1, cores / opt.jobs);
+  LaunchNeeds needs;
+  needs.normlab_exe = opt.normlab_exe;
+  needs.mpirun = opt.mpirun;
+  needs.exe_has_mpi = opt.exe_has_mpi;
+  needs.threads = threads;
+  needs.as_root = ::geteuid() == 0;
+  needs.root_vars_set = std::getenv("OMPI_ALLOW_RUN_AS_ROOT") && std::getenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM");
+  for (const Run& r : plan.runs)
+    if (r.spec.ranks > needs.max_ranks) {
+      needs.max_ranks = r.spec.ranks;
+      needs.ranks_where = "experiment '" + plan.specs[r.exp].name + "'";
+    }
+  const Launcher launcher(needs);  // a run needs MPI and none is there: ConfigError now
+  const std::string threads_text =
+      std::to_string(threads) + " thread(s) each" +
+      (needs.max_ranks > 1 ? " (runs with N > 1 ranks: N of the slots, at most all, 1 thread per rank)" : "");
 
   SweepResult res;
   res.total = static_cast<int>(plan.runs.size());
@@ -332,14 +369,19 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
   if (opt.dry_run) {
     std::ostream& out = *opt.out;
     out << "sweep " << opt.out_dir << ": " << res.total << " runs (" << names << "), " << res.skipped
-        << " finished, " << todo.size() << " to run; " << opt.jobs << " at a time, " << threads
-        << " thread(s) each\n";
+        << " finished, " << todo.size() << " to run; " << opt.jobs << " at a time, " << threads_text << "\n";
+    if (!launcher.root_note().empty()) out << launcher.root_note() << "\n";
     for (const Run& r : plan.runs) {
       const char* what = r.action == Action::skip              ? "finished, skipped"
                          : r.action == Action::resume          ? "resume from its checkpoint"
                          : r.action == Action::restart_changed ? "start again (its config changed)"
                                                                : "start";
       out << "  " << r.rel << "  " << what << "\n";
+      if (r.spec.ranks > 1 && r.action != Action::skip) {
+        std::vector<std::string> line = launcher.env(r.spec.ranks);  // NAME=value words first
+        for (const std::string& w : launcher.argv(r.spec.ranks, train_args(r))) line.push_back(w);
+        out << "      $ " << shell_command(line) << "\n";
+      }
     }
     res.wall_s = std::chrono::duration<double>(Clock::now() - t_start).count();
     return res;
@@ -355,7 +397,8 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
   write_json_atomic(index_file, build_index(plan, opt));
 
   disp.line("sweep " + opt.out_dir + ": " + std::to_string(res.total) + " runs (" + names + "), " +
-            std::to_string(opt.jobs) + " at a time, " + std::to_string(threads) + " thread(s) each");
+            std::to_string(opt.jobs) + " at a time, " + threads_text);
+  if (!launcher.root_note().empty()) disp.line(launcher.root_note());
   if (res.skipped > 0) disp.line("skipped " + std::to_string(res.skipped) + " finished runs");
   if (changed > 0)
     disp.line(std::to_string(changed) + " runs start again: their config changed since they ran");
@@ -379,21 +422,28 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
     return s;
   };
 
+  // In grid order; a run that does not fit in the free slots waits (no overtaking: a many-rank
+  // run is never starved by smaller ones).
   auto start_more = [&] {
-    while (!stopping && running.size() < static_cast<size_t>(opt.jobs) && next < todo.size())
-      running.push_back(start_run(*todo[next++], opt, threads));
+    for (;;) {
+      if (stopping || next >= todo.size()) return;
+      int busy = 0;
+      for (const Running& p : running) busy += p.slots;
+      if (busy + slots_of(*todo[next], opt) > opt.jobs) return;
+      running.push_back(start_run(*todo[next++], opt, launcher));
+    }
   };
 
   for (;;) {
     if (g_stop_signals > 0 && !stopping) {
       stopping = true;
-      for (const Running& p : running) ::kill(p.pid, SIGINT);
+      for (const Running& p : running) signal_run(p, SIGINT);
       disp.line("stopping: " + std::to_string(running.size()) +
                 " running run(s) save a checkpoint and stop (Ctrl-C again to kill them)");
     }
     if (g_stop_signals > 1 && !killed) {
       killed = true;
-      for (const Running& p : running) ::kill(p.pid, SIGKILL);
+      for (const Running& p : running) signal_run(p, SIGKILL);
     }
     start_more();
     if (running.empty()) break;
@@ -425,7 +475,7 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
         config_error = "run " + r.rel + ": " + strip_prefix(r.error, "normlab: config error: ");
         if (!stopping) {
           stopping = true;
-          for (const Running& p : running) ::kill(p.pid, SIGINT);
+          for (const Running& p : running) signal_run(p, SIGINT);
         }
       }
       const std::string counter = "[" + std::to_string(done) + "/" + std::to_string(res.total) + "] ";

@@ -20,12 +20,21 @@
 // rerun); failed (crash, non-zero exit without a summary) and interrupted runs are redone;
 // a run folder with a checkpoint is continued with `train --resume`, one without is cleared.
 // A run exiting with code 2 (config error) stops the whole sweep: every run would fail alike.
+//
+// Runs of a "ranks" axis value N > 1 are started under mpirun (lab/launch.h), one thread per
+// rank, and take min(N, jobs) of the `jobs` slots (so at --jobs 1, or N >= jobs, such a run
+// runs alone); runs start in grid order, a run that does not fit waits for slots to free up.
+// Ctrl-C: the sweep sends one SIGINT to each rank (the processes mpirun started), not to mpirun
+// (which would SIGTERM and then kill them); mpirun then exits with the ranks' code (130). As
+// root, mpirun runs get OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 when
+// those are unset (said once in the output).
 #pragma once
 #include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "core/distributed.h"
 #include "lab/spec.h"
 
 namespace nl::lab {
@@ -39,6 +48,10 @@ struct SweepOptions {
   bool tty = false;              // progress line rewritten in place
   bool quiet = false;
   bool dry_run = false;          // list the runs (and which are already finished), run nothing
+                                 // (with the full command line of each mpirun run)
+  std::string mpirun;            // for runs with ranks > 1: a path or a name in PATH ("" = mpirun)
+  bool exe_has_mpi = nl::dist::built_with_mpi();  // normlab_exe was built with MPI (the CLI runs
+                                                  // itself; tests may say otherwise)
   std::ostream* out = &std::cout;
 };
 

@@ -1,8 +1,10 @@
 // Experiment specs: grid expansion (order, count, ids, seeds), variants and override
 // precedence, profiles, a base given as a file, and one ConfigError per kind of bad input,
 // each naming the offending key or value.
+#include "test_paths.h"
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -373,4 +375,82 @@ TEST_CASE("profiles must name existing axes and valid values", "[lab][spec]") {
   expect_error([](json& j) { j["profiles"]["quick"]["grid"] = {{"variant", {"gn"}}}; }, {"profiles.quick.grid", "gn"});
   expect_error([](json& j) { j["profiles"]["quick"]["grid"] = {{"seed", json::array()}}; }, {"seed", "no values"});
   expect_error([](json& j) { j["profiles"]["full"] = json::object(); }, {"'full'", "reserved"});
+}
+
+TEST_CASE("a ranks axis is a launch parameter: in ids and cells, not in the config", "[lab][spec][ranks]") {
+  json j = good_spec();
+  j["grid"] = json::parse(R"({"variant": ["bn", "ln"], "ranks": [1, 2, 8], "seed": [0, 1]})");
+  j["claims"] = json::parse(R"([{"id": "R.bn", "statement": "BN on 1 rank beats BN on 8",
+                                 "better": {"variant": "bn", "ranks": 1}, "worse": {"variant": "bn", "ranks": 8}}])");
+  j["profiles"] = json::parse(R"({"quick": {"grid": {"ranks": [1, 8], "seed": [0]}}})");
+  const ExperimentSpec s = parse_experiment(j, "exp.json");
+  const std::vector<RunSpec> runs = expand_grid(s);
+  REQUIRE(runs.size() == 2 * 3 * 2);
+  CHECK(runs[0].id == "bn.ranks-1.seed-0");
+  CHECK(runs[0].ranks == 1);
+  const RunSpec& r = runs[3];  // bn, 2 ranks, seed 1
+  CHECK(r.id == "bn.ranks-2.seed-1");
+  CHECK(r.cell_id == "bn.ranks-2");
+  CHECK(r.cell == json::parse(R"({"variant": "bn", "ranks": 2})"));
+  CHECK(r.ranks == 2);
+  CHECK(runs[5].ranks == 8);
+  // The run's config is the one the same cell gets on one rank: no "ranks" key anywhere.
+  CHECK(r.config == runs[1].config);  // bn, 1 rank, seed 1
+  CHECK_FALSE(r.config.contains("ranks"));
+  CHECK(matches(s.claims[0].worse, runs[5].cell));
+  CHECK_FALSE(matches(s.claims[0].worse, r.cell));
+  // Without a ranks axis every run has one rank; profiles replace its values like any axis.
+  for (const RunSpec& x : expand_grid(parse_experiment(good_spec(), "exp.json"))) CHECK(x.ranks == 1);
+  std::vector<int> quick;
+  for (const RunSpec& x : expand_grid(apply_profile(s, "quick"))) quick.push_back(x.ranks);
+  CHECK(quick == std::vector<int>{1, 8, 1, 8});
+}
+
+TEST_CASE("bad ranks values are rejected naming the ranks axis", "[lab][spec][ranks]") {
+  expect_error([](json& j) { j["grid"]["ranks"] = {1, 0}; }, {"grid axis 'ranks'", "got 0"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {-2}; }, {"grid axis 'ranks'", "got -2"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {1.5}; }, {"grid axis 'ranks'", "got 1.5"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {"2"}; }, {"grid axis 'ranks'", "\"2\""});
+  expect_error([](json& j) { j["grid"]["ranks"] = {100000}; }, {"grid axis 'ranks'", "100000"});
+  expect_error([](json& j) { j["grid"]["ranks"] = {2, 2}; }, {"grid axis 'ranks'", "twice"});
+  expect_error([](json& j) { j["grid"]["ranks"] = 4; }, {"grid axis 'ranks'", "array"});
+  expect_error([](json& j) { j["profiles"]["quick"]["grid"]["ranks"] = {0}; }, {"ranks", "got 0"});
+  expect_error(
+      [](json& j) {
+        j["grid"]["ranks"] = {1, 2};
+        j["claims"][0]["better"]["ranks"] = 4;
+      },
+      {"claims.0.better", "4", "'ranks'"});
+}
+
+TEST_CASE("E6 (experiments/e6_data_parallel.json) splits a batch of 32 over 1 to 8 ranks", "[lab][spec][ranks]") {
+  const ExperimentSpec s = load_experiment(NORMLAB_SOURCE_DIR + "/experiments/e6_data_parallel.json");
+  const std::vector<RunSpec> runs = expand_grid(s);
+  REQUIRE(runs.size() == 4 * 4 * 3);
+  std::set<std::string> cells;
+  std::set<int> ranks;
+  for (const RunSpec& r : runs) {
+    cells.insert(r.cell_id);
+    ranks.insert(r.ranks);
+    CHECK(r.config["train"]["batch_size"] == 32);  // the global batch, whatever the rank count
+    CHECK_FALSE(r.config.contains("ranks"));
+  }
+  CHECK(cells.size() == 16);
+  CHECK(ranks == std::set<int>{1, 2, 4, 8});
+  CHECK(runs[0].id == "bn.ranks-1.seed-0");
+  const RunSpec& sync8 = runs[1 * 12 + 3 * 3];  // syncbn, 8 ranks, seed 0
+  CHECK(sync8.id == "syncbn.ranks-8.seed-0");
+  CHECK(sync8.config["model"]["norm"]["type"] == "batchnorm");
+  CHECK(sync8.config["model"]["batchnorm_sync"] == true);
+  CHECK(runs[3 * 3].config["model"]["batchnorm_sync"] == false);  // bn, 8 ranks: per-rank statistics
+  CHECK(runs[3 * 3].config == runs[0].config);                      // same config as on 1 rank
+  for (const char* m : {"test_acc", "val_acc", "ms_per_step", "comm_bytes_per_step", "comm_ms_per_step"})
+    CHECK(s.metrics.count(m) == 1);
+  CHECK_FALSE(s.metric("comm_bytes_per_step").higher_is_better);
+  REQUIRE(s.claims.size() == 4);
+  for (const Claim& c : s.claims) {
+    CHECK_FALSE(c.source.empty());
+    CHECK((c.better.at("ranks") == 8 || c.worse.at("ranks") == 8));
+  }
+  CHECK(expand_grid(apply_profile(s, "quick")).size() == 3 * 2 * 2);
 }
