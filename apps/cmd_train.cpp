@@ -38,7 +38,9 @@ void run_train(const TrainArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   RunOptions opt;
   opt.quiet = a.quiet;
-  opt.tty = stdout_is_tty();
+  // Open MPI hands each rank a pseudo-terminal even when mpirun's own output is a file: under
+  // MPI, progress is printed as plain lines.
+  opt.tty = stdout_is_tty() && !dist::active();
   RunResult r;
   if (!a.resume.empty()) {
     if (!a.config.empty())

@@ -257,7 +257,11 @@ void check_two_ranks_match_one(const std::string& name, const json& cfg) {
   CHECK(s2["ranks"] == 2);
   const double l1 = s1["final"]["test"]["loss"].get<double>(), l2 = s2["final"]["test"]["loss"].get<double>();
   CHECK(std::abs(l1 - l2) <= 1e-5 * std::abs(l1));
-  CHECK(s2["final"]["comm"]["bytes_per_step"].get<double>() > 0);
+  // Per step: one gradient bucket (4 bytes per value, a flag per tensor) + the step reduction.
+  const double params = s2["parameters"].get<double>(), bytes = s2["final"]["comm"]["bytes_per_step"].get<double>();
+  CHECK(s2["final"]["comm"]["calls_per_step"].get<double>() == 2.0);
+  CHECK(bytes >= 4 * params + 48);
+  CHECK(bytes <= 4 * params + 48 + 4 * 64);
   CHECK(s1["final"]["comm"]["calls_per_step"].get<double>() == 0);
   fs::remove_all(dir);
 }
