@@ -1,11 +1,13 @@
 // `normlab train`: build an experiment from a JSON config (+ --set overrides), train it into a
 // run folder, or resume a run. Exit codes: 0 done, 1 error or NaN/Inf loss, 2 config error,
-// 130 interrupted by Ctrl-C (a checkpoint was saved).
+// 130 interrupted by Ctrl-C (a checkpoint was saved). Under mpirun every rank runs this with the
+// same arguments (data-parallel training, docs/distributed.md).
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 
 #include "apps/commands.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/threading.h"
 #include "train/experiment.h"
@@ -36,7 +38,9 @@ void run_train(const TrainArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   RunOptions opt;
   opt.quiet = a.quiet;
-  opt.tty = stdout_is_tty();
+  // Open MPI hands each rank a pseudo-terminal even when mpirun's own output is a file: under
+  // MPI, progress is printed as plain lines.
+  opt.tty = stdout_is_tty() && !dist::active();
   RunResult r;
   if (!a.resume.empty()) {
     if (!a.config.empty())
@@ -54,12 +58,12 @@ void run_train(const TrainArgs& a) {
     case RunStatus::completed:
       exit_code_ref() = 0;
       break;
-    case RunStatus::interrupted:
-      std::cerr << "normlab: " << r.message << "\n";
+    case RunStatus::interrupted:  // every rank stops at the same step; rank 0 says so
+      if (dist::is_root()) std::cerr << "normlab: " << r.message << "\n";
       exit_code_ref() = 130;
       break;
     case RunStatus::diverged:
-      std::cerr << "normlab: error: " << r.message << "\n";
+      if (dist::is_root()) std::cerr << "normlab: error: " << r.message << "\n";
       exit_code_ref() = 1;
       break;
   }
@@ -86,12 +90,13 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", a->out, "Run folder to create (default: runs/<config name>-<date>-<time>)")
       ->type_name("DIR");
   cmd->add_option("--threads", a->threads,
-                  "Threads for OpenBLAS and normlab's loops (default: $NORMLAB_THREADS or all cores; "
+                  "Threads for OpenBLAS and normlab's loops (default: $NORMLAB_THREADS or all cores / MPI "
+                  "ranks on this machine; "
                   "results are bit-identical for a given seed and thread count)")
       ->check(thread_count());
   cmd->add_option("--resume", a->resume,
                   "Continue the run in DIR from its checkpoint.safetensors; the result is bit-identical "
-                  "to an uninterrupted run (same thread count)")
+                  "to an uninterrupted run (same thread count and rank count)")
       ->type_name("DIR");
   cmd->add_flag("--quiet,-q", a->quiet, "Print no progress or log lines (errors still go to stderr)");
   cmd->footer(

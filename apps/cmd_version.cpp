@@ -1,9 +1,10 @@
-// `normlab version`: the version, the BLAS in use and the thread count.
+// `normlab version`: the version, the BLAS in use, the thread count and MPI support.
 #include <cblas.h>
 
 #include <iostream>
 
 #include "apps/commands.h"
+#include "core/distributed.h"
 #include "core/threading.h"
 
 namespace nl::cli {
@@ -18,7 +19,11 @@ void register_version(CLI::App& app) {
   cmd->callback([] {
     std::cout << "normlab " << NORMLAB_VERSION << "\n"
               << "blas: " << openblas_get_config() << "\n"
-              << "threads: " << num_threads() << "\n";
+              << "threads: " << num_threads() << "\n"
+              << "mpi: "
+              << (dist::built_with_mpi() ? "built with Open MPI (world size " + std::to_string(dist::size()) + ")"
+                                         : std::string("not built"))
+              << "\n";
   });
 }
 

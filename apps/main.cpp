@@ -15,6 +15,17 @@ struct DistributedSession {
   DistributedSession(int* argc, char*** argv) { nl::dist::init(argc, argv); }
   ~DistributedSession() { nl::dist::finalize(); }
 };
+
+// The one-line error and its exit code. As one rank of several, the line names the rank and
+// the whole job ends (the other ranks would otherwise wait forever at their next collective).
+int fail(const char* kind, const std::string& what, int code) {
+  std::cerr << "normlab: " << nl::dist::rank_prefix() << kind << what << "\n";
+  if (nl::dist::active()) {
+    std::cerr.flush();
+    nl::dist::abort_all(code);
+  }
+  return code;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -28,7 +39,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads,
                  "Threads for OpenBLAS and normlab's own loops together (default: "
-                 "$NORMLAB_THREADS or all cores)")
+                 "$NORMLAB_THREADS or all cores / MPI ranks on this machine)")
       ->check(nl::cli::thread_count());
   app.parse_complete_callback([&] {
     if (threads > 0) nl::set_num_threads(threads);
@@ -63,14 +74,11 @@ int main(int argc, char** argv) {
     std::cerr << "normlab: usage error: " << what << " (see normlab --help)\n";
     return 2;
   } catch (const nl::ConfigError& e) {
-    std::cerr << "normlab: config error: " << e.what() << "\n";
-    return 2;
+    return fail("config error: ", e.what(), 2);
   } catch (const nl::Error& e) {
-    std::cerr << "normlab: error: " << e.what() << "\n";
-    return 1;
+    return fail("error: ", e.what(), 1);
   } catch (const std::exception& e) {  // e.g. a file system error: still one line, not an abort
-    std::cerr << "normlab: error: " << e.what() << "\n";
-    return 1;
+    return fail("error: ", e.what(), 1);
   }
   return nl::cli::exit_code();
 }

@@ -122,9 +122,22 @@ class Pool {
 };
 thread_local bool Pool::in_job_ = false;
 
+// Processes of this job on this machine, as the MPI launcher says (Open MPI's mpirun, MPICH's
+// Hydra); 1 for a plain process.
+int ranks_on_this_node() {
+  for (const char* v : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* env = std::getenv(v)) {
+      const int n = std::atoi(env);
+      if (n > 0) return n;
+    }
+  return 1;
+}
+
 int default_threads() {
   if (const char* env = std::getenv("NORMLAB_THREADS")) return parse_thread_count(env);
-  return std::max(1u, std::thread::hardware_concurrency());
+  // Ranks on one machine share its cores: never oversubscribe them by default.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / ranks_on_this_node());
 }
 
 Pool& pool() {

@@ -1,7 +1,8 @@
 // One thread setting for the whole process: it sets OpenBLAS's thread count and the size of
 // normlab's own pool together, so the two never oversubscribe the cores. Set it with
 // set_num_threads(), `--threads N` on the CLI, or NORMLAB_THREADS in the environment
-// (default: all cores). BLAS calls and pool loops never run at the same time.
+// (default: all cores, shared out among the MPI ranks on this machine). BLAS calls and pool
+// loops never run at the same time.
 #pragma once
 #include <cstdint>
 #include <functional>

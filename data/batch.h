@@ -35,4 +35,9 @@ struct Batch {
   int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
 };
 
+// Rows [begin, end) of every defined tensor of the batch (inputs, mask, lengths, targets), as
+// copies; the time axis keeps its length. A data-parallel rank's shard of the global batch.
+// ValueError unless 0 <= begin < end <= size().
+Batch slice_rows(const Batch& b, int64_t begin, int64_t end);
+
 }  // namespace nl

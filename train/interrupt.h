@@ -1,6 +1,7 @@
 // Ctrl-C handling for training: while an InterruptGuard lives, SIGINT only sets a flag that
 // the loop checks at the end of each step (it then saves a checkpoint and stops). A second
-// Ctrl-C restores the default action, so a stuck run can still be killed.
+// Ctrl-C restores the default action, so a stuck run can still be killed. As one rank of an
+// MPI job, SIGTERM does the same (mpirun turns Ctrl-C into SIGTERM to the ranks).
 #pragma once
 
 namespace nl {

@@ -4,6 +4,8 @@
 //   metrics.jsonl / .csv     one record per logged event (train, val, test)
 //   checkpoint.safetensors   weights, buffers, optimizer state, step, loader/RNG state
 //   summary.json             final metrics, wall time, steps/s, parameter count, status
+// Under MPI every rank runs the same loop on its rows of each global batch; gradients are
+// summed over ranks and rank 0 alone logs, evaluates and writes the folder (docs/distributed.md).
 #pragma once
 #include <cstdint>
 #include <iostream>
