@@ -12,10 +12,14 @@ cli=${3:-build/bin/normlab}
 root=$(cd "$(dirname "$0")/.." && pwd)
 seeds=$build/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{config,override,safetensors,idx,text}
+mkdir -p "$seeds"/{config,override,safetensors,idx,text,spec}
 
 # config: the repo's example configs and the printed defaults of every model type.
 cp "$root"/configs/*.json "$seeds/config/"
+# spec: the lab's experiment specs, one with a profile, and one whose base is a file name (the
+# target resolves it in its own scratch folder: fuzz_spec.cpp).
+cp "$root"/experiments/*.json "$seeds/spec/"
+printf '%s' '{"name":"by_file","base":"base.json","set":{"train.steps":3},"variants":{"a":{"set":{"model.hidden_size":4}},"b":{"label":"B"}},"grid":{"variant":["a","b"],"seed":[0,1]},"metrics":{"mse":{"path":"test.mse","higher_is_better":false}},"claims":[{"id":"c","statement":"a beats b","better":{"variant":"a"},"worse":{"variant":"b"}}],"profiles":{"quick":{"set":{"train.steps":1},"grid":{"seed":[0]}}}}' > "$seeds/spec/by-file"
 # override: the --set lines the docs use.
 printf '%s\n' 'optim.lr=3e-4' 'model.norm.type=batchnorm' 'train.steps=10' 'model.hidden=[64,32]' \
   'data.type=adding' 'model.norm={"type":"layernorm","eps":1e-5}' > "$seeds/override/docs"
