@@ -93,9 +93,10 @@ bool exited(pid_t pid, int* code) {
   return true;
 }
 
-// Live (not zombie) processes other than this one whose command line contains `needle`.
-std::set<pid_t> processes_mentioning(const std::string& needle) {
-  std::set<pid_t> found;
+// Live (not zombie) processes other than this one whose command line contains `needle`, with
+// their command lines ('\0' -> ' ').
+std::map<pid_t, std::string> command_lines_mentioning(const std::string& needle) {
+  std::map<pid_t, std::string> found;
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -108,9 +109,15 @@ std::set<pid_t> processes_mentioning(const std::string& needle) {
     const std::string stat = read_text(e.path() / "stat");
     const size_t paren = stat.rfind(')');
     if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') continue;
-    found.insert(pid);
+    found[pid] = cmdline;
   }
   return found;
+}
+
+std::set<pid_t> processes_mentioning(const std::string& needle) {
+  std::set<pid_t> pids;
+  for (const auto& [pid, cmd] : command_lines_mentioning(needle)) pids.insert(pid);
+  return pids;
 }
 
 // Whether any file under `dir` is a temporary being written (checkpoint or index).
@@ -220,14 +227,26 @@ TEST_CASE("kill-safe sweep: SIGKILL the sweep at random moments, rerun, every ru
   std::mt19937_64 rng(20261203);
   std::map<pid_t, Clock::time_point> orphans;  // training processes of killed sweeps, still alive
   double longest_orphan = 0;
+  // Two training processes in one run folder at once (an orphan still checkpointing while the
+  // rerun sweep starts the same run) could interleave their writes.
+  int overlaps = 0;
   auto check_orphans = [&] {
-    const std::set<pid_t> alive = processes_mentioning(out.string());
+    const std::map<pid_t, std::string> alive = command_lines_mentioning(out.string());
     for (auto it = orphans.begin(); it != orphans.end();) {
       const double age = std::chrono::duration<double>(Clock::now() - it->second).count();
       if (!alive.count(it->first)) {
         longest_orphan = std::max(longest_orphan, age);
         it = orphans.erase(it);
         continue;
+      }
+      for (const lab::RunSpec& r : runs) {
+        const std::string run_dir = (exp_dir / r.id).string() + " ";
+        if (alive.at(it->first).find(run_dir) == std::string::npos) continue;
+        for (const auto& [pid, cmd] : alive)
+          if (pid != it->first && !orphans.count(pid) && cmd.find(run_dir) != std::string::npos) {
+            ++overlaps;
+            std::printf("overlap: orphan %d and new process %d both run %s\n", it->first, pid, r.id.c_str());
+          }
       }
       INFO("training process " << it->first << " outlived its killed sweep by " << age << " s");
       REQUIRE(age < kOrphanGrace);
@@ -310,7 +329,7 @@ TEST_CASE("kill-safe sweep: SIGKILL the sweep at random moments, rerun, every ru
         killed = true;
         break;
       }
-      if (!orphans.empty() && Clock::now() - last_orphan_check > std::chrono::milliseconds(20)) {
+      if (!orphans.empty() && Clock::now() - last_orphan_check > std::chrono::milliseconds(2)) {
         check_orphans();
         last_orphan_check = Clock::now();
       }
@@ -340,10 +359,11 @@ TEST_CASE("kill-safe sweep: SIGKILL the sweep at random moments, rerun, every ru
   check_orphans();
   CHECK(orphans.empty());
   CHECK(processes_mentioning(out.string()).empty());
+  CHECK(overlaps == 0);
   std::printf("kill-safe sweep: %d kills (%d while writing a temporary, %d as a summary appeared, %d with the "
-              "training processes) in %d sessions; uninterrupted sweep %.2f s; longest orphan %.2f s; %% done "
-              "after each kill:",
-              kills, tmp_kills, summary_kills, tree_kills, sessions, t_ref, longest_orphan);
+              "training processes) in %d sessions; uninterrupted sweep %.2f s; longest orphan %.2f s; %d overlaps; "
+              "%% done after each kill:",
+              kills, tmp_kills, summary_kills, tree_kills, sessions, t_ref, longest_orphan, overlaps);
   for (int x : percent_after_kill) std::printf(" %d", x);
   std::printf("\n");
   std::fflush(stdout);
