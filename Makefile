@@ -10,6 +10,7 @@ PREFIX ?= $(CURDIR)/install
 CMAKE_FLAGS ?=
 
 FUZZ_SECONDS ?= 60
+FUZZ_TIMEOUT ?= 1
 
 .PHONY: all deps configure build test demo reproduce test-sanitize bench bench-compare install clean \
         fuzz fuzz-build fuzz-smoke
@@ -43,7 +44,8 @@ test-sanitize: deps
 	  NORMLAB_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer targets (tests/fuzz/) under ASan + UBSan, built with clang in build-fuzz/; each
-# target runs FUZZ_SECONDS (default 60). New crashes land in build-fuzz/crashes/<target>/.
+# target runs FUZZ_SECONDS (default 60), each input at most FUZZ_TIMEOUT s (default 1). New
+# crashes land in build-fuzz/crashes/<target>/.
 fuzz-build:
 	@scripts/install-deps.sh --fuzz
 	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNORMLAB_FUZZ=ON \
@@ -51,7 +53,7 @@ fuzz-build:
 	@cmake --build build-fuzz -j $(JOBS)
 
 fuzz: build fuzz-build
-	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(BUILD)/bin/normlab
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(BUILD)/bin/normlab $(FUZZ_TIMEOUT)
 
 # A short run of every target (about 20 s each), e.g. for CI.
 fuzz-smoke: build fuzz-build

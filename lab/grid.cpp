@@ -101,6 +101,15 @@ std::vector<RunSpec> expand_grid(const ExperimentSpec& spec) {
   if (grid.empty()) throw ConfigError("experiment '" + spec.name + "': the grid is empty");
   for (const GridAxis& a : grid)
     if (a.values.empty()) throw ConfigError("experiment '" + spec.name + "': grid axis '" + a.key + "' has no values");
+  // Refused before anything is built: each run is a training process, and a few dozen axes of
+  // two values would otherwise fill the memory with run configs (counted in double: no overflow).
+  double count = 1;
+  for (const GridAxis& a : grid) count *= static_cast<double>(a.values.size());
+  if (count > static_cast<double>(kMaxGridRuns))
+    throw ConfigError("experiment '" + spec.name + "': the grid has " +
+                      (count < 1e18 ? std::to_string(static_cast<int64_t>(count)) : std::string("more than 10^18")) +
+                      " runs, more than the limit of " + std::to_string(kMaxGridRuns) +
+                      ": use fewer axes or values, or split it into several experiments");
   const std::vector<std::string> labels = axis_labels(grid);
 
   json common = spec.base.is_object() ? spec.base : json::object();

@@ -155,8 +155,12 @@ struct RunSpec {
   json config;       // the full train config: base with every override applied
 };
 
+// The most runs one experiment's grid may have (the product of its axes' sizes).
+constexpr int64_t kMaxGridRuns = 100000;
+
 // Expands the grid (cartesian product in file order; the last axis varies fastest). Every run
-// of a spec gets a distinct id; the same spec always gives the same ids and configs.
+// of a spec gets a distinct id; the same spec always gives the same ids and configs. A grid of
+// more than kMaxGridRuns runs -> ConfigError (before anything is built).
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec);
 
 // Whether a cell (object axis -> value) matches a selector (JSON equality: 2 == 2.0).

@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "lab/launch.h"
 #include "lab/process.h"
+#include "lab/sweep_lock.h"
 #include "train/progress.h"
 
 namespace nl::lab {
@@ -332,6 +333,15 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
     throw Error("sweep: cannot execute the normlab binary '" + opt.normlab_exe + "'");
   const auto t_start = Clock::now();
   Plan plan = make_plan(experiments, opt);  // validates everything before anything runs
+  // One sweep per folder at a time; the runs of a killed one finish stopping first, and what
+  // they left is planned again (lab/sweep_lock.h).
+  std::optional<SweepLock> lock;
+  if (!opt.dry_run) {
+    lock.emplace(opt.out_dir, 60.0, [&](const std::string& m) {
+      if (!opt.quiet) *opt.out << m << "\n" << std::flush;
+    });
+    if (lock->waited()) plan = make_plan(experiments, opt);
+  }
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads = opt.threads_per_job > 0 ? opt.threads_per_job : std::max(1, cores / opt.jobs);
   LaunchNeeds needs;

@@ -6,6 +6,8 @@
 //
 // Sweep folder:
 //   SWEEP/sweep.json                 the index (see below), rewritten atomically (tmp + rename)
+//   SWEEP/.lock                      held by the sweep and its runs (lab/sweep_lock.h): a rerun
+//                                    waits for the runs of a killed sweep to stop
 //   SWEEP/NAME/experiment.json       the spec as run (profile applied)
 //   SWEEP/NAME/RUN_ID/config.json    ... the normlab train run folder (metrics.jsonl,
 //   SWEEP/NAME/RUN_ID/summary.json        summary.json, checkpoint.safetensors) plus

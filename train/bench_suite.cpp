@@ -105,11 +105,12 @@ std::vector<BenchCase> bench_suite() {
   };
   const NormMode modes[] = {{"layernorm", false}, {"layernorm", true}, {"batchnorm", false},
                             {"batchnorm", true},  {"rmsnorm", true}};
+  // Structured bindings are captured by init-capture below: clang before 16 cannot capture them.
   for (const NormMode& m : modes)
     for (auto [R, C] : norm_shapes) {
       const std::string name = std::string(m.op) + (m.backward ? "_fwdbwd/" : "_fwd/") +
                                shape_name({R, C});
-      cases.push_back({name, [=, op = std::string(m.op), bwd = m.backward](int reps) {
+      cases.push_back({name, [=, R = R, C = C, op = std::string(m.op), bwd = m.backward](int reps) {
                          return run_norm(name, op, bwd, R, C, reps);
                        }});
     }
@@ -119,13 +120,13 @@ std::vector<BenchCase> bench_suite() {
   for (auto [M, N, K] : mm_shapes)
     for (bool raw : {false, true}) {
       const std::string name = std::string(raw ? "sgemm/" : "matmul/") + shape_name({M, N, K});
-      cases.push_back({name, [=](int reps) { return run_matmul(name, raw, M, N, K, reps); }});
+      cases.push_back({name, [=, M = M, N = N, K = K](int reps) { return run_matmul(name, raw, M, N, K, reps); }});
     }
   const std::pair<const char*, int64_t> stream_sizes[] = {
       {"128K", int64_t{128} << 10}, {"8M", int64_t{8} << 20}, {"128M", int64_t{128} << 20}};
   for (auto [tag, bytes] : stream_sizes) {
     const std::string name = std::string("stream_triad/") + tag;
-    cases.push_back({name, [=](int reps) {
+    cases.push_back({name, [=, bytes = bytes](int reps) {
                        const TimingResult t = stream_triad(bytes, reps, kMinRepMs);
                        json r = bench_record(name, t);
                        r["gbps"] = 3.0 * static_cast<double>(bytes) / (t.median_ms * 1e6);
