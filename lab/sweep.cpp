@@ -333,15 +333,6 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
     throw Error("sweep: cannot execute the normlab binary '" + opt.normlab_exe + "'");
   const auto t_start = Clock::now();
   Plan plan = make_plan(experiments, opt);  // validates everything before anything runs
-  // One sweep per folder at a time; the runs of a killed one finish stopping first, and what
-  // they left is planned again (lab/sweep_lock.h).
-  std::optional<SweepLock> lock;
-  if (!opt.dry_run) {
-    lock.emplace(opt.out_dir, 60.0, [&](const std::string& m) {
-      if (!opt.quiet) *opt.out << m << "\n" << std::flush;
-    });
-    if (lock->waited()) plan = make_plan(experiments, opt);
-  }
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads = opt.threads_per_job > 0 ? opt.threads_per_job : std::max(1, cores / opt.jobs);
   LaunchNeeds needs;
@@ -357,6 +348,16 @@ SweepResult run_sweep(const std::vector<ExperimentSpec>& experiments, const Swee
       needs.ranks_where = "experiment '" + plan.specs[r.exp].name + "'";
     }
   const Launcher launcher(needs);  // a run needs MPI and none is there: ConfigError now
+  // One sweep per folder at a time (taken only once the sweep is known to be runnable: a
+  // refused sweep leaves no folder behind); the runs of a killed one finish stopping first,
+  // and what they left is planned again (lab/sweep_lock.h).
+  std::optional<SweepLock> lock;
+  if (!opt.dry_run) {
+    lock.emplace(opt.out_dir, 60.0, [&](const std::string& m) {
+      if (!opt.quiet) *opt.out << m << "\n" << std::flush;
+    });
+    if (lock->waited()) plan = make_plan(experiments, opt);
+  }
   const std::string threads_text =
       std::to_string(threads) + " thread(s) each" +
       (needs.max_ranks > 1 ? " (runs with N > 1 ranks: N of the slots, at most all, 1 thread per rank)" : "");
