@@ -1,5 +1,7 @@
-// Multi-head self-attention; see attention.h. The scores of all heads are one batched GEMM
-// over (B*heads, T, dh) with Kᵀ taken by the GEMM's transpose flag (never materialised).
+// Multi-head self-attention; see attention.h. Without attention dropout (or in eval) the heads
+// run through attention_heads (layers/attention_core.cpp: strided GEMMs straight on the (B,T,3d)
+// projection); with dropout, through split_heads / batched matmul / merge_heads, so the
+// weights exist as a tensor for the dropout op. Kᵀ is taken by the GEMM's transpose flag.
 #include "layers/attention.h"
 
 #include <cmath>
@@ -134,6 +136,9 @@ Tensor MultiheadAttention::forward(const Tensor& x, const Tensor& key_padding_ma
                      std::to_string(d) + ")");
 
   Tensor qkv = in_proj->forward(x);  // (B,T,3d)
+  if (!attn_dropout || !attn_dropout->is_training())  // every head by strided GEMMs, no copies
+    return out_proj->forward(attention_heads(qkv, heads, key_padding_mask, causal));
+  // Dropout on the weights: the per-head path, with the weights as a tensor of their own.
   Tensor q = split_heads(qkv, 0, heads);
   Tensor k = split_heads(qkv, 1, heads);
   Tensor v = split_heads(qkv, 2, heads);
@@ -141,7 +146,7 @@ Tensor MultiheadAttention::forward(const Tensor& x, const Tensor& key_padding_ma
   // Scaling by 1/√dh, the masks and the softmax in one pass (masked keys get weight 0).
   Tensor p = scaled_masked_softmax(scores, key_padding_mask, heads, causal,
                                    1.0f / std::sqrt(static_cast<float>(dh)));
-  if (attn_dropout) p = attn_dropout->forward(p);
+  p = attn_dropout->forward(p);
   Tensor o = matmul(p, v);  // (B*heads, T, dh)
   return out_proj->forward(merge_heads(o, heads));
 }

@@ -64,6 +64,10 @@ Tensor attention_fill_mask(const Tensor& key_padding_mask, int64_t B, int64_t T,
 // zeros (its gradient too).
 Tensor scaled_masked_softmax(const Tensor& scores, const Tensor& key_valid, int64_t heads,
                              bool causal, float scale);
+// The attention of every head straight from the (B,T,3d) projection, heads merged:
+// out[b,t,h*dh:(h+1)*dh] = softmax(Q Kᵀ/√dh + masks) V of head h, through strided GEMMs (no
+// split_heads/merge_heads copies). key_valid, causal: as above. -> (B,T,d).
+Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid, bool causal);
 
 // Registry factory: {"type": "attention", "heads": 4, "dropout": 0.0, "bias": true,
 // "causal": false}; d_model defaults to args.features.

@@ -1,6 +1,7 @@
-// The fused attention softmax scaled_masked_softmax (scale + causal/padding mask + softmax in
-// one pass each way) against the unfused composition (mul_scalar, masked_fill, softmax), by
-// hand values, by finite differences, and on fully masked rows.
+// The fused attention ops: scaled_masked_softmax (scale + causal/padding mask + softmax in one
+// pass each way) and attention_heads (all heads through strided GEMMs, no head copies), each
+// against the unfused composition of split_heads / matmul / masked_fill / softmax /
+// merge_heads, by hand values, by finite differences, and on fully masked rows.
 #include <cmath>
 #include <limits>
 
@@ -23,6 +24,16 @@ Tensor unfused_softmax(const Tensor& scores, const Tensor& kpm, int64_t heads, b
   if (fill.defined())
     s = masked_fill(s.reshape({B, heads, T, T}), fill, kNegInf).reshape({N, T, T});
   return softmax(s);
+}
+
+// The unfused attention core: per-head copies, scaled Q, masked scores, softmax, merge.
+Tensor unfused_attention(const Tensor& qkv, int64_t heads, const Tensor& kpm, bool causal) {
+  const int64_t d = qkv.size(2) / 3;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d / heads));
+  Tensor q = split_heads(qkv, 0, heads), k = split_heads(qkv, 1, heads);
+  Tensor v = split_heads(qkv, 2, heads);
+  Tensor p = unfused_softmax(matmul(q, k, false, true), kpm, heads, causal, scale);
+  return merge_heads(matmul(p, v), heads);
 }
 
 const Tensor kPad = Tensor::from_vector({1, 1, 1, 1, 1, 1, 0, 0}, {2, 4});
@@ -86,9 +97,41 @@ TEST_CASE("scaled_masked_softmax gives fully masked rows zeros and zero gradient
     }
 }
 
+TEST_CASE("attention_heads agrees with the per-head-copy composition, values and gradients",
+          "[layers][attention][fused]") {
+  for (bool causal : {false, true})
+    for (bool padded : {false, true}) {
+      INFO("causal " << causal << ", padded " << padded);
+      const Tensor kpm = padded ? kPad : Tensor();
+      Tensor a = rand_tensor({2, 4, 3 * 6}, 70 + causal + 2 * padded);
+      Tensor b = a.detach().clone();
+      b.requires_grad_(true);
+      const Tensor w = rand_tensor({2, 4, 6}, 80, false);
+      Tensor fused = attention_heads(a, 2, kpm, causal);
+      Tensor ref = unfused_attention(b, 2, kpm, causal);
+      REQUIRE(nl::test::max_abs_diff(fused, ref) < 1e-5);
+      sum(mul(fused, w)).backward();
+      sum(mul(ref, w)).backward();
+      REQUIRE(nl::test::max_abs_diff(a.grad(), b.grad()) < 1e-5);
+    }
+}
+
+TEST_CASE("attention_heads gradients by finite differences", "[layers][attention][fused][gradcheck]") {
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    REQUIRE_GRADCHECK(
+        [&](const std::vector<Tensor>& in) { return attention_heads(in[0], 2, kPad, causal); },
+        std::vector<Tensor>{rand_tensor({2, 4, 12}, 90 + causal)});
+  }
+}
+
 TEST_CASE("fused attention ops name the op and the bad shape", "[layers][attention][fused][errors]") {
-  REQUIRE_THROWS_MENTIONING(scaled_masked_softmax(Tensor::zeros({2, 4, 4}), Tensor::ones({2, 3}), 1, false, 1.0f),
+  REQUIRE_THROWS_MENTIONING(attention_heads(Tensor::zeros({2, 4, 10}), 2, Tensor(), false),
+                            "attention_heads", "(2, 4, 10)");
+  REQUIRE_THROWS_MENTIONING(attention_heads(Tensor::zeros({2, 4, 12}), 2, Tensor::ones({2, 3}), false),
                             "key_padding_mask", "(2, 3)");
   REQUIRE_THROWS_MENTIONING(scaled_masked_softmax(Tensor::zeros({3, 4, 4}), Tensor(), 2, false, 1.0f),
                             "scaled_masked_softmax", "(3, 4, 4)");
+  REQUIRE_THROWS_MENTIONING(scaled_masked_softmax(Tensor::zeros({2, 4, 4}), Tensor::ones({2, 3}), 1, false, 1.0f),
+                            "key_padding_mask", "(2, 3)");
 }
