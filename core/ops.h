@@ -49,6 +49,10 @@ MaxResult max(const Tensor& a, int64_t axis, bool keepdim = false);
 // A 3-D a with a 2-D b is one GEMM over the flattened (B*M, K) rows.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
+// ---- linear layer op, y = x Wᵀ + b in one sgemm (core/ops/linear.cpp) ------------------------
+// x: (..., in), weight: (out, in), bias: (out) or undefined -> (..., out).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
 // ---- softmax family over the last axis (core/ops/softmax.cpp) --------------------------------
 Tensor softmax(const Tensor& a);
 Tensor log_softmax(const Tensor& a);

@@ -14,8 +14,26 @@
 
 #include "core/error.h"
 
+// Exported by OpenBLAS (0.3.x, pthread and OpenMP builds) but not declared in cblas.h.
+extern "C" {
+void openblas_read_env(void);
+int blas_thread_shutdown_(void);
+}
+
 namespace nl {
 namespace {
+
+// After each threaded sgemm OpenBLAS's workers spin (sched_yield) for OPENBLAS_THREAD_TIMEOUT
+// (default 2^28 cycles) before sleeping, while our pool's worker wants the same core. The
+// variable is read when libopenblas loads, before main: so unless the user set it, set it to
+// its minimum (2^4 cycles), make OpenBLAS read its environment again, and stop its threads;
+// they restart with the new timeout at the next threaded call. Measured in docs/performance.md.
+void shorten_openblas_spin() {
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT")) return;  // the user's choice stands
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
+  openblas_read_env();
+  blas_thread_shutdown_();
+}
 
 // A small fixed pool: the caller runs chunk 0, workers run the others. Workers sleep on a
 // condition variable between jobs (no spinning), so they never compete with OpenBLAS's threads.
@@ -143,6 +161,7 @@ int default_threads() {
 Pool& pool() {
   static Pool* p = [] {
     const int n = default_threads();
+    shorten_openblas_spin();  // before any BLAS call of ours: no BLAS work is in flight
     openblas_set_num_threads(n);
     return new Pool(n);
   }();

@@ -1,5 +1,7 @@
-// Multi-head self-attention; see attention.h. The scores of all heads are one batched GEMM
-// over (B*heads, T, dh) with Kᵀ taken by the GEMM's transpose flag (never materialised).
+// Multi-head self-attention; see attention.h. Without attention dropout (or in eval) the heads
+// run through attention_heads (layers/attention_core.cpp: strided GEMMs straight on the (B,T,3d)
+// projection); with dropout, through split_heads / batched matmul / merge_heads, so the
+// weights exist as a tensor for the dropout op. Kᵀ is taken by the GEMM's transpose flag.
 #include "layers/attention.h"
 
 #include <cmath>
@@ -132,23 +134,19 @@ Tensor MultiheadAttention::forward(const Tensor& x, const Tensor& key_padding_ma
     throw ShapeError("MultiheadAttention: input " +
                      (x.defined() ? shape_str(x.shape()) : "undefined") + " must be (B,T," +
                      std::to_string(d) + ")");
-  const int64_t B = x.size(0), T = x.size(1);
-  const Tensor fill = attention_fill_mask(key_padding_mask, B, T, causal);
 
   Tensor qkv = in_proj->forward(x);  // (B,T,3d)
-  // 1/√dh folded into Q: one pass fewer than scaling the (T,T) scores.
-  Tensor q = split_heads(qkv, 0, heads, 1.0f / std::sqrt(static_cast<float>(dh)));
+  if (!attn_dropout || !attn_dropout->is_training())  // every head by strided GEMMs, no copies
+    return out_proj->forward(attention_heads(qkv, heads, key_padding_mask, causal));
+  // Dropout on the weights: the per-head path, with the weights as a tensor of their own.
+  Tensor q = split_heads(qkv, 0, heads);
   Tensor k = split_heads(qkv, 1, heads);
   Tensor v = split_heads(qkv, 2, heads);
   Tensor scores = matmul(q, k, false, true);  // (B*heads, T, T)
-  if (fill.defined()) {
-    // -inf: softmax gives masked keys exactly zero weight, and a fully masked row all zeros.
-    scores =
-        masked_fill(scores.reshape({B, heads, T, T}), fill, -std::numeric_limits<float>::infinity())
-            .reshape({B * heads, T, T});
-  }
-  Tensor p = softmax(scores);
-  if (attn_dropout) p = attn_dropout->forward(p);
+  // Scaling by 1/√dh, the masks and the softmax in one pass (masked keys get weight 0).
+  Tensor p = scaled_masked_softmax(scores, key_padding_mask, heads, causal,
+                                   1.0f / std::sqrt(static_cast<float>(dh)));
+  p = attn_dropout->forward(p);
   Tensor o = matmul(p, v);  // (B*heads, T, dh)
   return out_proj->forward(merge_heads(o, heads));
 }

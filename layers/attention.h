@@ -57,6 +57,18 @@ Tensor merge_heads(const Tensor& o, int64_t heads);
 // Undefined when nothing is masked.
 Tensor attention_fill_mask(const Tensor& key_padding_mask, int64_t B, int64_t T, bool causal);
 
+// ---- fused attention ops (layers/attention_core.cpp) ---------------------------------------
+// softmax(scale * scores) over the last axis with the attention masks in the same pass:
+// scores (B*heads, T, S); key_valid (B, S), nonzero = real key, or undefined; causal hides
+// key j from query t when j > t. Masked keys get weight 0, a row with every key masked is all
+// zeros (its gradient too).
+Tensor scaled_masked_softmax(const Tensor& scores, const Tensor& key_valid, int64_t heads,
+                             bool causal, float scale);
+// The attention of every head straight from the (B,T,3d) projection, heads merged:
+// out[b,t,h*dh:(h+1)*dh] = softmax(Q Kᵀ/√dh + masks) V of head h, through strided GEMMs (no
+// split_heads/merge_heads copies). key_valid, causal: as above. -> (B,T,d).
+Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid, bool causal);
+
 // Registry factory: {"type": "attention", "heads": 4, "dropout": 0.0, "bias": true,
 // "causal": false}; d_model defaults to args.features.
 ModulePtr make_attention(ConfigReader& cfg, const LayerArgs& args);

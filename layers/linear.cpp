@@ -1,5 +1,5 @@
-// Linear layer: forward through one sgemm (matmul with W transposed) plus a broadcast bias;
-// the backward comes from the matmul and add ops.
+// Linear layer: forward and backward through the fused linear op (core/ops/linear.cpp): one
+// sgemm onto the broadcast bias.
 #include "layers/linear.h"
 
 #include <cmath>
@@ -38,8 +38,7 @@ Tensor Linear::forward(const Tensor& x) {
   if (x.dim() < 1 || x.size(-1) != options_.in_features)
     throw ShapeError("Linear: input " + shape_str(x.shape()) + " does not end in in_features=" +
                      std::to_string(options_.in_features) + " (weight " + shape_str(weight.shape()) + ")");
-  Tensor y = matmul(x, weight, false, true);  // (..., in)·(out, in)ᵀ -> (..., out)
-  return bias.defined() ? add(y, bias) : y;
+  return nl::linear(x, weight, bias);  // (..., in)·(out, in)ᵀ + bias -> (..., out)
 }
 
 std::string Linear::extra_repr() const {

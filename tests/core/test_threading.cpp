@@ -1,6 +1,7 @@
 // The thread setting and the pool: every index covered once at 1 and 2 threads, chunking
 // that depends only on (n, grain, threads), nested loops, exceptions, NORMLAB_THREADS parsing.
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -119,4 +120,20 @@ TEST_CASE("NORMLAB_THREADS values are parsed strictly", "[threads][errors]") {
   REQUIRE(parse_thread_count("16") == 16);
   for (const char* bad : {"", "0", "-2", "4x", "two", " 3"})
     REQUIRE_THROWS_MENTIONING(parse_thread_count(bad), "NORMLAB_THREADS", "positive integer");
+}
+
+extern "C" int openblas_thread_timeout(void);  // OpenBLAS: the timeout it read from the env
+
+TEST_CASE("OpenBLAS's worker spin timeout is shortened unless the user set one", "[threads]") {
+  num_threads();  // the pool's first use sets it up
+  const char* env = std::getenv("OPENBLAS_THREAD_TIMEOUT");
+  REQUIRE(env != nullptr);
+  // OpenBLAS re-read its environment: it reports the value now in force (4 unless the user
+  // had set one before the process started).
+  REQUIRE(openblas_thread_timeout() == std::atoi(env));
+  // BLAS still works at 2 threads after its threads were restarted.
+  ThreadsGuard guard;
+  set_num_threads(2);
+  Tensor a = Tensor::ones({64, 64}), b = Tensor::ones({64, 64});
+  REQUIRE(matmul(a, b).at({5, 7}) == 64.0f);
 }

@@ -1,0 +1,137 @@
+// The fused attention ops: scaled_masked_softmax (scale + causal/padding mask + softmax in one
+// pass each way) and attention_heads (all heads through strided GEMMs, no head copies), each
+// against the unfused composition of split_heads / matmul / masked_fill / softmax /
+// merge_heads, by hand values, by finite differences, and on fully masked rows.
+#include <cmath>
+#include <limits>
+
+#include "helpers.h"
+#include "layers/attention.h"
+
+using namespace nl;
+using nl::test::rand_tensor;
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The unfused reference: softmax(masked_fill(scale * scores)) with the layer's mask pattern.
+Tensor unfused_softmax(const Tensor& scores, const Tensor& kpm, int64_t heads, bool causal,
+                       float scale) {
+  const int64_t N = scores.size(0), T = scores.size(1), B = N / heads;
+  Tensor s = mul_scalar(scores, scale);
+  const Tensor fill = attention_fill_mask(kpm, B, T, causal);
+  if (fill.defined())
+    s = masked_fill(s.reshape({B, heads, T, T}), fill, kNegInf).reshape({N, T, T});
+  return softmax(s);
+}
+
+// The unfused attention core: per-head copies, scaled Q, masked scores, softmax, merge.
+Tensor unfused_attention(const Tensor& qkv, int64_t heads, const Tensor& kpm, bool causal) {
+  const int64_t d = qkv.size(2) / 3;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d / heads));
+  Tensor q = split_heads(qkv, 0, heads), k = split_heads(qkv, 1, heads);
+  Tensor v = split_heads(qkv, 2, heads);
+  Tensor p = unfused_softmax(matmul(q, k, false, true), kpm, heads, causal, scale);
+  return merge_heads(matmul(p, v), heads);
+}
+
+const Tensor kPad = Tensor::from_vector({1, 1, 1, 1, 1, 1, 0, 0}, {2, 4});
+
+}  // namespace
+
+TEST_CASE("scaled_masked_softmax matches hand values", "[layers][attention][fused]") {
+  // scale 2, causal: row 0 sees only key 0; row 1 gets softmax(0, ln 3) = (1/4, 3/4).
+  Tensor s = Tensor::from_vector({5.0f, 7.0f, 0.0f, std::log(3.0f) / 2.0f}, {1, 2, 2});
+  Tensor y = scaled_masked_softmax(s, Tensor(), 1, true, 2.0f);
+  CHECK(y.at({0, 0, 0}) == 1.0f);
+  CHECK(y.at({0, 0, 1}) == 0.0f);
+  CHECK(y.at({0, 1, 0}) == Approx(0.25f).epsilon(1e-6));
+  CHECK(y.at({0, 1, 1}) == Approx(0.75f).epsilon(1e-6));
+  // padding: key 1 of the only batch is padded -> all weight on key 0
+  Tensor z = scaled_masked_softmax(s, Tensor::from_vector({1, 0}, {1, 2}), 1, false, 1.0f);
+  CHECK(z.to_vector() == std::vector<float>{1, 0, 1, 0});
+}
+
+TEST_CASE("scaled_masked_softmax agrees with scale, masked_fill and softmax",
+          "[layers][attention][fused]") {
+  for (bool causal : {false, true})
+    for (bool padded : {false, true})
+      for (int64_t T : {4, 37}) {  // 37: rows longer than the 16-lane sums, with a tail
+        INFO("causal " << causal << ", padded " << padded << ", T " << T);
+        Tensor kpm = Tensor::ones({2, T});
+        if (padded) kpm.set({1, T - 1}, 0.0f), kpm.set({0, 0}, 0.0f);
+        Tensor s = rand_tensor({2 * 3, T, T}, 40 + T, false, -6.0f, 6.0f);
+        const Tensor ref = unfused_softmax(s, kpm, 3, causal, 0.7f);
+        const Tensor got = scaled_masked_softmax(s, kpm, 3, causal, 0.7f);
+        REQUIRE(nl::test::max_abs_diff(got, ref) < 1e-6);
+      }
+}
+
+TEST_CASE("scaled_masked_softmax gradients by finite differences", "[layers][attention][fused][gradcheck]") {
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    REQUIRE_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+          return scaled_masked_softmax(in[0], kPad, 2, causal, 0.5f);
+        },
+        std::vector<Tensor>{rand_tensor({4, 4, 4}, 50 + causal)});
+  }
+}
+
+TEST_CASE("scaled_masked_softmax gives fully masked rows zeros and zero gradient",
+          "[layers][attention][fused]") {
+  Tensor kpm = Tensor::from_vector({1, 1, 1, 0, 0, 0}, {2, 3});  // batch 1: every key padded
+  Tensor s = rand_tensor({2, 3, 3}, 60);
+  Tensor y = scaled_masked_softmax(s, kpm, 1, true, 1.0f);
+  for (int64_t t = 0; t < 3; ++t)
+    for (int64_t j = 0; j < 3; ++j) {
+      CHECK(y.at({1, t, j}) == 0.0f);
+      if (j > t) CHECK(y.at({0, t, j}) == 0.0f);  // causal in batch 0
+    }
+  sum(mul(y, rand_tensor({2, 3, 3}, 61, false))).backward();
+  for (int64_t t = 0; t < 3; ++t)
+    for (int64_t j = 0; j < 3; ++j) {
+      CHECK(s.grad().at({1, t, j}) == 0.0f);
+      CHECK(std::isfinite(s.grad().at({0, t, j})));
+    }
+}
+
+TEST_CASE("attention_heads agrees with the per-head-copy composition, values and gradients",
+          "[layers][attention][fused]") {
+  for (bool causal : {false, true})
+    for (bool padded : {false, true}) {
+      INFO("causal " << causal << ", padded " << padded);
+      const Tensor kpm = padded ? kPad : Tensor();
+      Tensor a = rand_tensor({2, 4, 3 * 6}, 70 + causal + 2 * padded);
+      Tensor b = a.detach().clone();
+      b.requires_grad_(true);
+      const Tensor w = rand_tensor({2, 4, 6}, 80, false);
+      Tensor fused = attention_heads(a, 2, kpm, causal);
+      Tensor ref = unfused_attention(b, 2, kpm, causal);
+      REQUIRE(nl::test::max_abs_diff(fused, ref) < 1e-5);
+      sum(mul(fused, w)).backward();
+      sum(mul(ref, w)).backward();
+      REQUIRE(nl::test::max_abs_diff(a.grad(), b.grad()) < 1e-5);
+    }
+}
+
+TEST_CASE("attention_heads gradients by finite differences", "[layers][attention][fused][gradcheck]") {
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    REQUIRE_GRADCHECK(
+        [&](const std::vector<Tensor>& in) { return attention_heads(in[0], 2, kPad, causal); },
+        std::vector<Tensor>{rand_tensor({2, 4, 12}, 90 + causal)});
+  }
+}
+
+TEST_CASE("fused attention ops name the op and the bad shape", "[layers][attention][fused][errors]") {
+  REQUIRE_THROWS_MENTIONING(attention_heads(Tensor::zeros({2, 4, 10}), 2, Tensor(), false),
+                            "attention_heads", "(2, 4, 10)");
+  REQUIRE_THROWS_MENTIONING(attention_heads(Tensor::zeros({2, 4, 12}), 2, Tensor::ones({2, 3}), false),
+                            "key_padding_mask", "(2, 3)");
+  REQUIRE_THROWS_MENTIONING(scaled_masked_softmax(Tensor::zeros({3, 4, 4}), Tensor(), 2, false, 1.0f),
+                            "scaled_masked_softmax", "(3, 4, 4)");
+  REQUIRE_THROWS_MENTIONING(scaled_masked_softmax(Tensor::zeros({2, 4, 4}), Tensor::ones({2, 3}), 1, false, 1.0f),
+                            "key_padding_mask", "(2, 3)");
+}
