@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <string>
 
 #include "apps/commands.h"
 #include "core/distributed.h"
@@ -19,7 +20,10 @@ struct DistributedSession {
 // The one-line error and its exit code. As one rank of several, the line names the rank and
 // the whole job ends (the other ranks would otherwise wait forever at their next collective).
 int fail(const char* kind, const std::string& what, int code) {
-  std::cerr << "normlab: " << nl::dist::rank_prefix() << kind << what << "\n";
+  // One write: under mpirun each write is forwarded on its own, and pieces of the line would
+  // interleave with Open MPI's MPI_Abort banner.
+  const std::string line = "normlab: " + nl::dist::rank_prefix() + kind + what + "\n";
+  std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
   if (nl::dist::active()) {
     std::cerr.flush();
     nl::dist::abort_all(code);
