@@ -27,10 +27,13 @@
 #include <thread>
 
 #include "helpers.h"
+#include "run_records.h"
 #include "lab/sweep.h"
 #include "train/checkpoint.h"
 
 using namespace nl;
+using nl::test::strict_records;
+using nl::test::without_timing;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -148,30 +151,6 @@ int count_summaries(const fs::path& exp_dir) {
   return n;
 }
 
-// A record without its wall-clock fields (the only part of a run that may differ).
-json without_timing(json r) {
-  if (r.is_object()) {
-    r.erase("timing");
-    r.erase("wall_s");
-    for (auto& [k, v] : r.items()) v = without_timing(v);
-  }
-  return r;
-}
-
-std::vector<json> strict_records(const fs::path& p) {
-  std::vector<json> out;
-  std::ifstream in(p);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    INFO(p.string() << " line " << n << ": " << line);
-    json r = json::parse(line, nullptr, false);
-    REQUIRE_FALSE(r.is_discarded());
-    out.push_back(without_timing(r));
-  }
-  return out;
-}
 
 }  // namespace
 

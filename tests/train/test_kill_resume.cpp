@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "helpers.h"
+#include "run_records.h"
 #include "train/checkpoint.h"
 #include "train/metrics_log.h"
 #include "train_fixtures.h"
@@ -73,30 +74,6 @@ bool exited(pid_t pid, int* code) {
   return true;
 }
 
-// A record without its wall-clock fields (the only part of a run that may differ).
-json without_timing(json r) {
-  if (r.is_object()) {
-    r.erase("timing");
-    for (auto& [k, v] : r.items()) v = without_timing(v);
-  }
-  return r;
-}
-
-// Every line of metrics.jsonl parsed; a line that does not parse fails the test.
-std::vector<json> strict_records(const fs::path& p) {
-  std::vector<json> out;
-  std::ifstream in(p);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    INFO(p.string() << " line " << n << ": " << line);
-    json r = json::parse(line, nullptr, false);
-    REQUIRE_FALSE(r.is_discarded());
-    out.push_back(without_timing(r));
-  }
-  return out;
-}
 
 void require_same_tensors(const NamedTensors& a, const NamedTensors& b) {
   REQUIRE(a.size() == b.size());
