@@ -3,11 +3,20 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "core/normlab.h"
 
 namespace nl::test {
+
+// A whole file as text ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 // Runs gradcheck and fails the test with the worst element when it does not pass.
 inline void require_gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,

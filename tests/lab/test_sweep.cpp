@@ -23,6 +23,7 @@
 
 using namespace nl;
 namespace fs = std::filesystem;
+using nl::test::read_text;
 
 namespace {
 
@@ -31,13 +32,6 @@ fs::path fresh(const std::string& name) {
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A 2 (lr) x 2 (seed) grid of a tiny RNN on the adding problem; `steps` per run.

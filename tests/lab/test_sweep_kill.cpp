@@ -36,6 +36,7 @@ using namespace nl;
 using nl::test::strict_records;
 using nl::test::without_timing;
 namespace fs = std::filesystem;
+using nl::test::read_text;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -61,13 +62,6 @@ json kill_spec() {
   s["base"]["train"]["steps"] = kSteps;
   s["base"]["train"]["eval_interval"] = kSteps / 2;
   return s;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Starts `normlab sweep SPEC --out OUT --jobs 2` in its own process group, output to io_dir.

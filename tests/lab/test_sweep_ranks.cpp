@@ -22,6 +22,7 @@
 
 using namespace nl;
 namespace fs = std::filesystem;
+using nl::test::read_text;
 
 namespace {
 
@@ -43,13 +44,6 @@ struct Scratch {
     return p;
   }
 };
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> lines_of(const fs::path& p) {
   std::vector<std::string> out;

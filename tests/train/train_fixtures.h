@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/ops.h"
+#include "helpers.h"
 #include "layers/linear.h"
 #include "models/model.h"
 #include "train/trainer.h"
@@ -106,11 +107,6 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() / ("normlab_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   return d;
-}
-
-inline std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Trains `config` quietly into `dir`.
