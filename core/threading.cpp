@@ -35,6 +35,12 @@ void shorten_openblas_spin() {
   blas_thread_shutdown_();
 }
 
+// Whether this thread is running a pool task (a worker, or the caller during run()).
+thread_local bool t_in_job = false;
+
+// What OpenBLAS was last told by set_num_threads or choose_blas_threads.
+std::atomic<int> blas_threads_now{0};
+
 // A small fixed pool: the caller runs chunk 0, workers run the others. Workers sleep on a
 // condition variable between jobs (no spinning), so they never compete with OpenBLAS's threads.
 class Pool {
@@ -55,7 +61,7 @@ class Pool {
   }
 
   void run(int chunks, const std::function<void(int)>& task) {
-    if (chunks <= 1 || threads_ == 1 || in_job_) {
+    if (chunks <= 1 || threads_ == 1 || t_in_job) {
       for (int c = 0; c < chunks; ++c) task(c);
       return;
     }
@@ -67,7 +73,7 @@ class Pool {
       ++generation_;
     }
     cv_.notify_all();
-    in_job_ = true;
+    t_in_job = true;
     // The caller takes chunks 0, threads_, 2*threads_, ... An exception is held until every
     // worker is done with `task` (it lives on our caller's stack), then rethrown here.
     std::exception_ptr error;
@@ -76,7 +82,7 @@ class Pool {
     } catch (...) {
       error = std::current_exception();
     }
-    in_job_ = false;
+    t_in_job = false;
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] { return remaining_ == 0; });
     task_ = nullptr;
@@ -88,7 +94,7 @@ class Pool {
 
  private:
   void worker_loop(int index, uint64_t seen) {
-    in_job_ = true;  // a parallel_for nested inside a task runs inline on this worker
+    t_in_job = true;  // a parallel_for nested inside a task runs inline on this worker
     for (;;) {
       const std::function<void(int)>* task;
       int chunks;
@@ -136,9 +142,7 @@ class Pool {
   uint64_t generation_ = 0;
   bool stopping_ = false;
   std::exception_ptr worker_error_;  // the first exception a worker's chunk threw
-  static thread_local bool in_job_;
 };
-thread_local bool Pool::in_job_ = false;
 
 // Processes of this job on this machine, as the MPI launcher says (Open MPI's mpirun, MPICH's
 // Hydra); 1 for a plain process.
@@ -163,6 +167,7 @@ Pool& pool() {
     const int n = default_threads();
     shorten_openblas_spin();  // before any BLAS call of ours: no BLAS work is in flight
     openblas_set_num_threads(n);
+    blas_threads_now = n;
     return new Pool(n);
   }();
   return *p;
@@ -186,6 +191,29 @@ void set_num_threads(int n) {
   if (n < 1) throw ValueError("threads must be >= 1, got " + std::to_string(n));
   if (n != pool().size()) pool().resize(n);
   openblas_set_num_threads(n);
+  blas_threads_now = n;
+}
+
+// A GEMM runs on one thread, even when more are allowed, unless it has at least this many
+// multiply-adds (M·N·K, scaled down by K/128 when the inner dimension K is shorter than 128):
+// with OpenBLAS's workers asleep between calls (shorten_openblas_spin), waking one costs more
+// than it saves on smaller products, and OpenBLAS splits M and N, so a short K (a weight
+// gradient over a small batch) leaves each thread little work per output. Measured on this
+// 2-core machine (docs/performance.md, "GEMM thread threshold"): 4x256x784 runs 0.64x as fast
+// on 2 threads as on 1, 256x256x64 (K = 64) 0.84x, 64x256x256 1.17x, 256x784x64 1.23x.
+constexpr double kThreadedGemmMinWork = 4.0 * 1024 * 1024;
+constexpr double kThreadedGemmFullK = 128.0;
+
+void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
+  if (t_in_job) return;
+  const int all = num_threads();
+  const double k = static_cast<double>(K);
+  const double work = static_cast<double>(M) * static_cast<double>(N) * k * std::min(1.0, k / kThreadedGemmFullK);
+  const int want = work >= kThreadedGemmMinWork ? all : 1;
+  if (want != blas_threads_now.load(std::memory_order_relaxed)) {
+    openblas_set_num_threads(want);
+    blas_threads_now.store(want, std::memory_order_relaxed);
+  }
 }
 
 int parallel_chunks(int64_t n, int64_t grain) {

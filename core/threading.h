@@ -18,6 +18,13 @@ int num_threads();
 // Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.
 void set_num_threads(int n);
 
+// Tells OpenBLAS how many threads the next GEMM of M·N·K multiply-adds may use: every thread
+// of num_threads() when the product is large enough to pay for waking a sleeping OpenBLAS
+// worker (threading.cpp: kThreadedGemmMinWork), else one. Called by nl::sgemm before each call. Inside a
+// parallel_for task it changes nothing: the pool's threads are all busy there, and OpenBLAS
+// runs products below its own threshold (64³) on the calling thread.
+void choose_blas_threads(int64_t M, int64_t N, int64_t K);
+
 // Runs fn(begin, end) over [0, n) split into at most num_threads() contiguous chunks.
 // Chunking depends only on n, grain and the thread count, so reductions that combine
 // per-chunk partials in chunk order are deterministic for a given thread count.

@@ -1,10 +1,13 @@
 // The thread setting and the pool: every index covered once at 1 and 2 threads, chunking
-// that depends only on (n, grain, threads), nested loops, exceptions, NORMLAB_THREADS parsing.
+// that depends only on (n, grain, threads), nested loops, exceptions, NORMLAB_THREADS parsing,
+// and the OpenBLAS thread count chosen per GEMM.
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
+#include "core/blas.h"
 #include "helpers.h"
 
 using namespace nl;
@@ -136,4 +139,33 @@ TEST_CASE("OpenBLAS's worker spin timeout is shortened unless the user set one",
   set_num_threads(2);
   Tensor a = Tensor::ones({64, 64}), b = Tensor::ones({64, 64});
   REQUIRE(matmul(a, b).at({5, 7}) == 64.0f);
+}
+
+extern "C" int openblas_get_num_threads(void);
+
+TEST_CASE("small GEMMs run on one OpenBLAS thread, large ones on all", "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  std::vector<float> a(256 * 784, 0.5f), b(784 * 256, 0.25f), c(256 * 784);
+  // The batch-4 MLP's first layer (4x256x784): slower on two threads than on one.
+  sgemm(false, true, 4, 256, 784, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  REQUIRE(openblas_get_num_threads() == 1);
+  REQUIRE(c[5] == 784 * 0.125f);
+  // 256x256x256: worth a second thread.
+  sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  REQUIRE(openblas_get_num_threads() == 2);
+  REQUIRE(c[7] == 256 * 0.125f);
+  // A short inner dimension counts for less: 256x784x32 (a weight gradient over 32 rows).
+  sgemm(true, false, 256, 784, 32, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  REQUIRE(openblas_get_num_threads() == 1);
+  // Inside a pool task nothing changes (the pool's threads are busy; no shared state written).
+  sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  parallel_for(2, 1, [&](int64_t, int64_t) {
+    std::vector<float> cc(4 * 256);  // below OpenBLAS's own threshold: one thread whatever it is told
+    sgemm(false, true, 4, 256, 256, 1.0f, a.data(), b.data(), 0.0f, cc.data());
+  });
+  REQUIRE(openblas_get_num_threads() == 2);
+  set_num_threads(1);
+  sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  REQUIRE(openblas_get_num_threads() == 1);
 }
