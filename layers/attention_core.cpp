@@ -4,11 +4,14 @@
 // per-head copy of Q, K, V or of the output is made, and no masked_fill or scaling pass runs.
 // Backward of attention_heads, per head n = (b, h), with P the saved weights:
 //   dP = dO Vᵀ;  dS = scale * P * (dP - rowsum(dP * P));  dQ = dS K;  dK = dSᵀ Q;  dV = Pᵀ dO.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "core/autograd.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/threading.h"
 #include "layers/attention.h"
 #include "layers/kernels/masked_softmax.h"
 
@@ -25,6 +28,24 @@ const float* key_valid_data(const Tensor& key_valid, int64_t B, int64_t S, const
   for (int64_t i = 0; i < B * S; ++i)
     if (p[i] == 0.0f) return p;
   return nullptr;
+}
+
+// OpenBLAS runs a GEMM of at most this many multiply-adds (64³) on the calling thread.
+constexpr int64_t kOpenBlasSingleThreadMNK = 64 * 64 * 64;
+
+// Runs per_head(n) for n in [0, N). When each head's GEMMs are small enough that OpenBLAS runs
+// them on one thread, the heads run side by side on the pool (each writes only its own
+// slices, so the result does not depend on the thread count); larger heads run one after the
+// other, each GEMM threaded by OpenBLAS itself.
+void for_each_head(int64_t N, int64_t gemm_mnk, const std::function<void(int64_t)>& per_head) {
+  if (gemm_mnk > kOpenBlasSingleThreadMNK) {
+    for (int64_t n = 0; n < N; ++n) per_head(n);
+    return;
+  }
+  // At least ~2^20 multiply-adds per chunk, or waking a worker costs more than it saves.
+  parallel_for(N, (int64_t{1} << 20) / std::max<int64_t>(1, gemm_mnk) + 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) per_head(n);
+  });
 }
 
 }  // namespace
@@ -74,40 +95,44 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
   Tensor p = Tensor::empty({N, T, T});
   const float* x = qkv.data();
   float* pp = p.data();
-  for (int64_t n = 0; n < N; ++n)
+  const int64_t head_mnk = T * T * dh;  // every GEMM of a head, forward and backward
+  for_each_head(N, head_mnk, [&](int64_t n) {
     sgemm(false, true, T, T, dh, 1.0f, x + qoff(n), ld, x + qoff(n) + d, ld, 0.0f, pp + n * TT, T);
+  });
   kernels::masked_softmax_forward(pp, pp, N, T, T, scale, mask);
   Tensor out = Tensor::empty({B, T, d});
   float* po = out.data();
-  for (int64_t n = 0; n < N; ++n)
+  for_each_head(N, head_mnk, [&](int64_t n) {
     sgemm(false, false, T, dh, T, 1.0f, pp + n * TT, T, x + qoff(n) + 2 * d, ld, 0.0f,
           po + ooff(n), d);
+  });
 
   if (needs_grad({&qkv})) {
     record(out, "attention_heads", {qkv},
-           [qkv = qkv.detach(), p, N, T, d, dh, ld, TT, scale, qoff, ooff](const Tensor& dout,
-                                                                          GradSink& g) {
+           [qkv = qkv.detach(), p, N, T, d, dh, ld, TT, scale, qoff, ooff, head_mnk](const Tensor& dout,
+                                                                                    GradSink& g) {
              const float* x = qkv.data();
              const float* pp = p.data();
              const float* dO = dout.data();
              Tensor dp = Tensor::empty({N, T, T});
              float* ds = dp.data();
-             for (int64_t n = 0; n < N; ++n)  // dP = dO Vᵀ
+             for_each_head(N, head_mnk, [&](int64_t n) {  // dP = dO Vᵀ
                sgemm(false, true, T, T, dh, 1.0f, dO + ooff(n), d, x + qoff(n) + 2 * d, ld, 0.0f,
                      ds + n * TT, T);
+             });
              kernels::masked_softmax_backward(pp, ds, ds, N, T, T, scale, false);
              bool fresh = false;
              Tensor& dqkv = g.target(0, &fresh);
              const float beta = fresh ? 0.0f : 1.0f;
              float* dx = dqkv.data();
-             for (int64_t n = 0; n < N; ++n) {
+             for_each_head(N, head_mnk, [&](int64_t n) {
                const float* dsn = ds + n * TT;
                float* dq = dx + qoff(n);
                sgemm(false, false, T, dh, T, 1.0f, dsn, T, x + qoff(n) + d, ld, beta, dq, ld);
                sgemm(true, false, T, dh, T, 1.0f, dsn, T, x + qoff(n), ld, beta, dq + d, ld);
                sgemm(true, false, T, dh, T, 1.0f, pp + n * TT, T, dO + ooff(n), d, beta,
                      dq + 2 * d, ld);
-             }
+             });
            });
   }
   return out;

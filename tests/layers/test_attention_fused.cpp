@@ -1,9 +1,12 @@
 // The fused attention ops: scaled_masked_softmax (scale + causal/padding mask + softmax in one
 // pass each way) and attention_heads (all heads through strided GEMMs, no head copies), each
 // against the unfused composition of split_heads / matmul / masked_fill / softmax /
-// merge_heads, by hand values, by finite differences, and on fully masked rows.
+// merge_heads, by hand values, by finite differences, and on fully masked rows; many heads
+// give the same bits at 1 and 2 threads.
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "helpers.h"
 #include "layers/attention.h"
@@ -134,4 +137,28 @@ TEST_CASE("fused attention ops name the op and the bad shape", "[layers][attenti
                             "scaled_masked_softmax", "(3, 4, 4)");
   REQUIRE_THROWS_MENTIONING(scaled_masked_softmax(Tensor::zeros({2, 4, 4}), Tensor::ones({2, 3}), 1, false, 1.0f),
                             "key_padding_mask", "(2, 3)");
+}
+
+TEST_CASE("attention_heads with many small heads: the same bits at 1 and 2 threads", "[layers][attention][fused][threads]") {
+  // 32 heads of T = 64, dh = 32: small enough GEMMs for the heads to run side by side on the
+  // pool at 2 threads (layers/attention_core.cpp, for_each_head).
+  const int saved = num_threads();
+  const Tensor x = rand_tensor({8, 64, 3 * 128}, 95, false);
+  const Tensor w = rand_tensor({8, 64, 128}, 96, false);
+  std::vector<Tensor> out, grad;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Tensor a = x.detach().clone();
+    a.requires_grad_(true);
+    Tensor y = attention_heads(a, 4, Tensor(), true);
+    sum(mul(y, w)).backward();
+    out.push_back(y.detach());
+    grad.push_back(a.grad());
+  }
+  set_num_threads(saved);
+  REQUIRE(std::memcmp(out[0].data(), out[1].data(), out[0].numel() * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(grad[0].data(), grad[1].data(), grad[0].numel() * sizeof(float)) == 0);
+  // And the values are attention's: against the per-head-copy composition.
+  Tensor b = x.detach().clone();
+  REQUIRE(nl::test::max_abs_diff(out[0], unfused_attention(b, 4, Tensor(), true)) < 1e-5);
 }
