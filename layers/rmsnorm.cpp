@@ -38,7 +38,7 @@ void backward_row(const float* dy, const float* x, const float* g, float rr, int
     if constexpr (kParams) pdg[j] += dy[j] * xh;
   }
   if (!dx) return;
-  for (int k = 0; k < kFloatLanes; ++k) b += sb[k];
+  b += sum_lanes(sb);
   b /= static_cast<float>(C);
   for (j = 0; j < C; ++j) {
     const float xh = x[j] * rr;

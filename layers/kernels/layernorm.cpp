@@ -58,10 +58,8 @@ void backward_row(const float* dy, const float* x, const float* g, float mh, flo
     }
   }
   if (!dx) return;
-  for (int k = 0; k < kFloatLanes; ++k) {
-    a += sa[k];
-    b += sb[k];
-  }
+  a += sum_lanes(sa);
+  b += sum_lanes(sb);
   a /= static_cast<float>(C);
   b /= static_cast<float>(C);
   if (dx_add) {

@@ -17,6 +17,18 @@ namespace nl::kernels {
 constexpr int kDoubleLanes = 32;
 constexpr int kFloatLanes = 64;
 
+// The sum of the K lanes of acc (K a power of two), in a fixed pairwise order: lanes k and
+// k + K/2 first, then halves again. Deterministic like a left-to-right sum, but each halving is
+// one vector add where a left-to-right sum is K dependent scalar adds, which on short rows
+// (C = 64, 128) cost more than the row's whole vector work. Overwrites acc.
+template <typename T, int K>
+inline T sum_lanes(T (&acc)[K]) {
+  static_assert(K > 0 && (K & (K - 1)) == 0, "sum_lanes: the lane count must be a power of two");
+  for (int half = K / 2; half >= 1; half /= 2)
+    for (int k = 0; k < half; ++k) acc[k] += acc[k + half];
+  return acc[0];
+}
+
 // Sum of x[0..n) accumulated in double.
 inline double sum_double(const float* x, int64_t n) {
   double acc[kDoubleLanes] = {};
@@ -25,8 +37,7 @@ inline double sum_double(const float* x, int64_t n) {
     for (int k = 0; k < kDoubleLanes; ++k) acc[k] += static_cast<double>(x[i + k]);
   double s = 0.0;
   for (; i < n; ++i) s += x[i];
-  for (int k = 0; k < kDoubleLanes; ++k) s += acc[k];
-  return s;
+  return s + sum_lanes(acc);
 }
 
 // Sum of x[i]^2 over x[0..n) accumulated in double (RMSNorm's mean square).
@@ -40,8 +51,7 @@ inline double sum_sq_double(const float* x, int64_t n) {
     }
   double s = 0.0;
   for (; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
-  for (int k = 0; k < kDoubleLanes; ++k) s += acc[k];
-  return s;
+  return s + sum_lanes(acc);
 }
 
 struct Moments {
@@ -70,10 +80,8 @@ inline Moments row_moments(const float* x, int64_t n) {
     s1 += d;
     s2 += d * d;
   }
-  for (int k = 0; k < kDoubleLanes; ++k) {
-    s1 += a1[k];
-    s2 += a2[k];
-  }
+  s1 += sum_lanes(a1);
+  s2 += sum_lanes(a2);
   const double inv_n = 1.0 / static_cast<double>(n);
   Moments out;
   out.mean = m + s1 * inv_n;

@@ -271,3 +271,17 @@ TEST_CASE("LayerNorm from a config: an input not ending in normalized_shape is a
   auto c = make_layer(json{{"type", "layernorm"}}, LayerArgs{3, &rng}, "model.norm");
   REQUIRE_THROWS_MENTIONING(c->forward(Tensor::ones({2, 4})), "model.norm.normalized_shape");
 }
+
+TEST_CASE("the norm kernels' lane sums add lane k to lane k + K/2, then halve again", "[layers][layernorm][precision]") {
+  // {1e8, 1, -1e8, 1}: pairwise (1e8 - 1e8) + (1 + 1) = 2 exactly; left to right the first 1 is
+  // lost in 1e8 + 1 and the sum is 1.
+  float four[4] = {1e8f, 1.0f, -1e8f, 1.0f};
+  REQUIRE(kernels::sum_lanes(four) == 2.0f);
+  // 64 lanes holding 0..63: every partial sum is an exact integer in float.
+  float lanes[kernels::kFloatLanes];
+  for (int k = 0; k < kernels::kFloatLanes; ++k) lanes[k] = static_cast<float>(k);
+  REQUIRE(kernels::sum_lanes(lanes) == 63.0f * 64.0f / 2.0f);
+  double dl[kernels::kDoubleLanes];
+  for (int k = 0; k < kernels::kDoubleLanes; ++k) dl[k] = 0.5 * k;
+  REQUIRE(kernels::sum_lanes(dl) == 0.5 * 31.0 * 32.0 / 2.0);
+}
