@@ -177,7 +177,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   }
   std::reverse(order.begin(), order.end());
 
-  root_impl->grad_fn->grad_ = grad_output.clone();
+  // Shared, not copied: only the root's own backward reads it (as const; the root is no input
+  // of any node of its own graph, so nothing accumulates into it), and sinks copy what they keep.
+  root_impl->grad_fn->grad_ = grad_output;
   try {
     for (const std::shared_ptr<Node>& node : order) {
       if (!node->grad_.defined()) continue;  // no gradient flowed into this node

@@ -76,6 +76,20 @@ TEST_CASE("backward with an explicit upstream gradient", "[autograd]") {
   REQUIRE_THROWS_MENTIONING(z.backward(Tensor::zeros({2})), "backward", "(2,)", "(3,)");
 }
 
+TEST_CASE("backward reads the upstream gradient without copying it and never writes it", "[autograd]") {
+  // Pass-through backwards (reshape, add, a scale by 1) hand the upstream gradient straight to
+  // the leaves: the leaves' .grad must be their own buffers, so accumulating into them later
+  // leaves the caller's tensor untouched.
+  Tensor x = Tensor::from_vector({1, 2, 3, 4}, {4}).requires_grad_();
+  const Tensor dy = Tensor::from_vector({1, 10, 100, 1000}, {2, 2});
+  for (int pass = 1; pass <= 3; ++pass) {
+    Tensor y = add(mul_scalar(x.reshape({2, 2}), 1.0f), Tensor::zeros({2, 2}));
+    y.backward(dy);
+    REQUIRE(x.grad().to_vector() == std::vector<float>{1.0f * pass, 10.0f * pass, 100.0f * pass, 1000.0f * pass});
+    REQUIRE(dy.to_vector() == std::vector<float>{1, 10, 100, 1000});
+  }
+}
+
 TEST_CASE("backward misuse raises AutogradError", "[autograd][errors]") {
   Tensor x = rand_tensor({2, 3}, 2);
   // a non-scalar without a gradient
