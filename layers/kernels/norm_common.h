@@ -17,16 +17,20 @@ namespace nl::kernels {
 constexpr int kDoubleLanes = 32;
 constexpr int kFloatLanes = 64;
 
-// The sum of the K lanes of acc (K a power of two), in a fixed pairwise order: lanes k and
-// k + K/2 first, then halves again. Deterministic like a left-to-right sum, but each halving is
-// one vector add where a left-to-right sum is K dependent scalar adds, which on short rows
-// (C = 64, 128) cost more than the row's whole vector work. Overwrites acc.
+// The sum of the K lanes of acc (K a power of two), in a fixed order: halvings (lane k plus
+// lane k + half) down to 8 lanes, then those 8 left to right. Deterministic like a left-to-right
+// sum, but each halving is one vector add where a left-to-right sum is K dependent scalar adds,
+// which on short rows (C = 64, 128) cost more than the row's whole vector work. (Halving all
+// the way down compiles to a scalar loop or spills for the last steps: slower.) Overwrites acc.
 template <typename T, int K>
 inline T sum_lanes(T (&acc)[K]) {
   static_assert(K > 0 && (K & (K - 1)) == 0, "sum_lanes: the lane count must be a power of two");
-  for (int half = K / 2; half >= 1; half /= 2)
+  constexpr int kLast = K < 8 ? K : 8;
+  for (int half = K / 2; half >= kLast; half /= 2)
     for (int k = 0; k < half; ++k) acc[k] += acc[k + half];
-  return acc[0];
+  T s = acc[0];
+  for (int k = 1; k < kLast; ++k) s += acc[k];
+  return s;
 }
 
 // Sum of x[0..n) accumulated in double.

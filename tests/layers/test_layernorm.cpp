@@ -272,11 +272,19 @@ TEST_CASE("LayerNorm from a config: an input not ending in normalized_shape is a
   REQUIRE_THROWS_MENTIONING(c->forward(Tensor::ones({2, 4})), "model.norm.normalized_shape");
 }
 
-TEST_CASE("the norm kernels' lane sums add lane k to lane k + K/2, then halve again", "[layers][layernorm][precision]") {
-  // {1e8, 1, -1e8, 1}: pairwise (1e8 - 1e8) + (1 + 1) = 2 exactly; left to right the first 1 is
-  // lost in 1e8 + 1 and the sum is 1.
+TEST_CASE("the norm kernels' lane sums halve down to 8 lanes, then add those in order", "[layers][layernorm][precision]") {
+  // 16 lanes, 1e8 and 1 in lanes 0 and 1, -1e8 and 1 in lanes 8 and 9: the halving adds lane 0
+  // to lane 8 and lane 1 to lane 9 first, (1e8 - 1e8) + (1 + 1) = 2 exactly; left to right the
+  // first 1 is lost in 1e8 + 1 and the sum is 1.
+  float sixteen[16] = {};
+  sixteen[0] = 1e8f;
+  sixteen[1] = 1.0f;
+  sixteen[8] = -1e8f;
+  sixteen[9] = 1.0f;
+  REQUIRE(kernels::sum_lanes(sixteen) == 2.0f);
+  // Fewer than 8 lanes: plain left to right.
   float four[4] = {1e8f, 1.0f, -1e8f, 1.0f};
-  REQUIRE(kernels::sum_lanes(four) == 2.0f);
+  REQUIRE(kernels::sum_lanes(four) == 1.0f);
   // 64 lanes holding 0..63: every partial sum is an exact integer in float.
   float lanes[kernels::kFloatLanes];
   for (int k = 0; k < kernels::kFloatLanes; ++k) lanes[k] = static_cast<float>(k);
