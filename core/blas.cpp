@@ -5,6 +5,18 @@
 #include "core/threading.h"
 
 namespace nl {
+namespace {
+
+// A product whose op(A) has at most 4 rows runs as one matrix-vector product per row
+// (cblas_sgemv, still OpenBLAS): sgemm packs all of op(B) on every call, which for so few rows
+// costs as much as the arithmetic. Measured here (docs/performance.md, "GEMM with few rows"):
+// 4x256x256 1.3-1.6x faster, 4x256x784 / 4x784x256 (the batch-4 MLP) 1.35x / 1.5x. Not for a
+// short K (4x256x10 is slower) nor an op(B) past ~1 MB, which each row would reread from L3.
+bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K) {
+  return M <= 4 && K >= 32 && N * K <= (int64_t{1} << 18);
+}
+
+}  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, const float* B, float beta, float* C) {
@@ -24,6 +36,20 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     return;
   }
   choose_blas_threads(M, N, K);
+  if (few_rows_as_gemv(M, N, K)) {
+    // C[i,:] = alpha · op(B)ᵀ · op(A)[i,:] + beta · C[i,:]; op(B)ᵀ is B itself when trans_b.
+    for (int64_t i = 0; i < M; ++i) {
+      const float* a = trans_a ? A + i : A + i * lda;
+      const int inc_a = trans_a ? static_cast<int>(lda) : 1;
+      if (trans_b)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(N), static_cast<int>(K), alpha, B,
+                    static_cast<int>(ldb), a, inc_a, beta, C + i * ldc, 1);
+      else
+        cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(K), static_cast<int>(N), alpha, B,
+                    static_cast<int>(ldb), a, inc_a, beta, C + i * ldc, 1);
+    }
+    return;
+  }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
               static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),

@@ -1,4 +1,8 @@
-// matmul through sgemm: values against the naive reference, gradients, shape errors.
+// matmul through sgemm: values against the naive reference (the few-row sgemv path too),
+// gradients, shape errors.
+#include <cmath>
+#include <limits>
+
 #include "helpers.h"
 
 using namespace nl;
@@ -58,4 +62,37 @@ TEST_CASE("matmul of (2,3) and (4,5) names the op and both shapes", "[ops][error
   REQUIRE_THROWS_MENTIONING(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 5})), "matmul",
                             "batch");
   REQUIRE_THROWS_MENTIONING(matmul(Tensor::zeros({3}), Tensor::zeros({3, 5})), "matmul", "(3,)");
+}
+
+TEST_CASE("sgemm with at most 4 rows (run as matrix-vector products) agrees with the reference",
+          "[ops]") {
+  // M <= 4 and K >= 32 take core/blas.cpp's sgemv path; M = 5 the sgemm path, for contrast.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t M : {1, 2, 4, 5})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (float beta : {0.0f, 1.0f}) {
+          INFO("M " << M << " ta " << ta << " tb " << tb << " beta " << beta);
+          const int64_t N = 48, K = 40;
+          const Tensor a = rand_tensor(ta ? Shape{K, M} : Shape{M, K}, 10 + M, false);
+          const Tensor b = rand_tensor(tb ? Shape{N, K} : Shape{K, N}, 20 + M, false);
+          const Tensor c0 = rand_tensor({M, N}, 30 + M, false);
+          // beta = 0 must ignore what C held, NaN included.
+          Tensor c = beta == 0.0f ? Tensor::full({M, N}, nan) : c0.clone();
+          Tensor ref = c0.clone();
+          sgemm(ta, tb, M, N, K, 0.5f, a.data(), b.data(), beta, c.data());
+          sgemm_reference(ta, tb, M, N, K, 0.5f, a.data(), b.data(), beta, ref.data());
+          REQUIRE(nl::test::max_abs_diff(c, ref) < 1e-5);
+        }
+  // Leading dimensions: op(A) rows and C rows inside wider matrices.
+  const Tensor wide_a = rand_tensor({3, 100}, 40, false), b = rand_tensor({50, 64}, 41, false);
+  Tensor wide_c = Tensor::zeros({3, 80});
+  sgemm(false, true, 3, 50, 64, 1.0f, wide_a.data(), 100, b.data(), 64, 0.0f, wide_c.data(), 80);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 50; ++j) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < 64; ++k) acc += static_cast<double>(wide_a.at({i, k})) * b.at({j, k});
+      REQUIRE(std::abs(wide_c.at({i, j}) - acc) < 1e-4);
+    }
+  REQUIRE(wide_c.at({2, 79}) == 0.0f);  // outside the 50 columns: untouched
 }
