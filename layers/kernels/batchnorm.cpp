@@ -69,10 +69,13 @@ void chan_merge(double* __restrict M, double* __restrict M2, int64_t n, const do
                 const double* bm2, int64_t nb, int64_t C) {
   const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
   const double nn = na + nbd;
+  // The weights once per merge, not a division per channel (a vector divide per 8 channels
+  // cost about a third of the statistics pass at C = 1024).
+  const double w_mean = nbd / nn, w_m2 = na * nbd / nn;
   for (int64_t c = 0; c < C; ++c) {
     const double delta = bmean[c] - M[c];
-    M[c] += delta * nbd / nn;
-    M2[c] += bm2[c] + delta * delta * na * nbd / nn;
+    M[c] += delta * w_mean;
+    M2[c] += bm2[c] + delta * delta * w_m2;
   }
 }
 
