@@ -14,9 +14,6 @@ namespace nl {
 namespace kernels {
 namespace {
 
-constexpr int64_t kGrainElems = 1 << 14;
-int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C)); }
-
 // One row of the backward: b = mean(dŷ x̂) in float lanes plus the dgamma partial, then dx.
 template <bool kG, bool kParams>
 void backward_row(const float* dy, const float* x, const float* g, float rr, int64_t C,
@@ -52,7 +49,7 @@ void backward_row(const float* dy, const float* x, const float* g, float rr, int
 void rmsnorm_forward(const float* x, const float* gamma, int64_t R, int64_t C, float eps,
                      float* y, float* rrms) {
   if (C <= 0) return;
-  parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C;
       float* yr = y + r * C;
@@ -71,7 +68,7 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
                       int64_t R, int64_t C, const NormGrads& grads) {
   if (C <= 0 || R <= 0) return;
   const bool params = grads.dgamma != nullptr;
-  const int64_t grain = row_grain(C);
+  const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
   std::vector<float> partial(params ? static_cast<size_t>(chunks * C) : 0, 0.0f);
   parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {

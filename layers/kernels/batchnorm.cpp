@@ -14,12 +14,10 @@ namespace nl {
 namespace kernels {
 namespace {
 
-constexpr int64_t kGrainElems = 1 << 14;  // elements per thread for the elementwise passes
 constexpr int64_t kChunkElems = 1 << 16;  // elements per reduction chunk (~256 KB of x)
 constexpr int64_t kMaxChunks = 16;        // enough to balance 2..16 threads
 
 bool valid(const float* mask, int64_t r) { return !mask || mask[r] != 0.0f; }
-int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C)); }
 
 // The reductions split rows, not channels: each thread streams whole contiguous rows and the
 // inner loops run over C (vectorised). The partition is fixed by (R, C) alone, never by the
@@ -198,7 +196,7 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
     mh[c] = mean[c];
     ml[c] = mean_lo[c];
   }
-  parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     const float* __restrict a = sc;
     const float* __restrict b = sb;
     const float* __restrict m = mh;
@@ -313,7 +311,7 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   }
   float* dx = grads.dx;
   const bool add = grads.dx_add;
-  parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     const float* __restrict pp = p;
     const float* __restrict pq = q;
     const float* __restrict ps = s;

@@ -12,10 +12,6 @@ namespace nl {
 namespace kernels {
 namespace {
 
-// Rows per thread are chosen so that a chunk holds at least this many elements.
-constexpr int64_t kGrainElems = 1 << 14;
-int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C)); }
-
 // y[j] = ((x[j] - mh) - ml) * rs * g[j] + b[j] for one row; kG/kB select the affine parts.
 template <bool kG, bool kB>
 void forward_row(const float* x, const float* g, const float* b, float mh, float ml, float rs,
@@ -83,7 +79,7 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
                        int64_t C, int64_t groups, float eps, float* y, float* mean,
                        float* mean_lo, float* rstd) {
   if (C <= 0) return;
-  parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
+  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C;
       float* yr = y + r * C;
@@ -112,7 +108,7 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   if (C <= 0 || R <= 0) return;
   const int64_t P = groups * C;  // affine parameters
   const bool params = grads.dgamma || grads.dbeta;
-  const int64_t grain = row_grain(C);
+  const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
   // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order.
   std::vector<float> partial(params ? static_cast<size_t>(2 * chunks * P) : 0, 0.0f);

@@ -17,6 +17,12 @@ namespace nl::kernels {
 constexpr int kDoubleLanes = 32;
 constexpr int kFloatLanes = 64;
 
+// Rows per pool chunk for a norm kernel's row loops: at least this many elements per chunk.
+// Waking a pool worker costs ~10-15 µs here, about what 64 K elements of a norm pass take, so
+// smaller tensors (512x64 is 32 K) stay on the calling thread (docs/performance.md).
+constexpr int64_t kNormGrainElems = int64_t{1} << 16;
+inline int64_t norm_row_grain(int64_t C) { return std::max<int64_t>(1, kNormGrainElems / std::max<int64_t>(1, C)); }
+
 // The sum of the K lanes of acc (K a power of two), in a fixed order: halvings (lane k plus
 // lane k + half) down to 8 lanes, then those 8 left to right. Deterministic like a left-to-right
 // sum, but each halving is one vector add where a left-to-right sum is K dependent scalar adds,
