@@ -41,7 +41,7 @@ test-sanitize: deps
 	  -DCMAKE_CXX_FLAGS="-O1 -g" >/dev/null
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  NORMLAB_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
+	  ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer targets (tests/fuzz/) under ASan + UBSan, built with clang in build-fuzz/; each
 # target runs FUZZ_SECONDS (default 60), each input at most FUZZ_TIMEOUT s (default 1). New
