@@ -36,7 +36,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     return;
   }
   choose_blas_threads(M, N, K);
-  if (few_rows_as_gemv(M, N, K)) {
+  // Not inside a pool task: OpenBLAS threads an sgemv from 9216 elements on, with whatever
+  // thread count it was last given, and the pool's threads are all busy there.
+  if (few_rows_as_gemv(M, N, K) && !inside_parallel_task()) {
     // C[i,:] = alpha · op(B)ᵀ · op(A)[i,:] + beta · C[i,:]; op(B)ᵀ is B itself when trans_b.
     for (int64_t i = 0; i < M; ++i) {
       const float* a = trans_a ? A + i : A + i * lda;

@@ -216,6 +216,8 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   }
 }
 
+bool inside_parallel_task() { return t_in_job; }
+
 int parallel_chunks(int64_t n, int64_t grain) {
   if (n <= 0) return 0;
   const int64_t by_grain = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));

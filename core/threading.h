@@ -24,6 +24,8 @@ void set_num_threads(int n);
 // parallel_for task it changes nothing: the pool's threads are all busy there, and OpenBLAS
 // runs products below its own threshold (64³) on the calling thread.
 void choose_blas_threads(int64_t M, int64_t N, int64_t K);
+// Whether the calling thread is running a parallel_for task (where nested loops run inline).
+bool inside_parallel_task();
 
 // Runs fn(begin, end) over [0, n) split into at most num_threads() contiguous chunks.
 // Chunking depends only on n, grain and the thread count, so reductions that combine
