@@ -215,8 +215,8 @@ void set_num_threads(int n) {
 // with OpenBLAS's workers asleep between calls (shorten_openblas_spin), waking one costs more
 // than it saves on smaller products, and OpenBLAS splits M and N, so a short K (a weight
 // gradient over a small batch) leaves each thread little work per output. Measured on this
-// 2-core machine (docs/performance.md, "GEMM thread threshold"): 4x256x784 runs 0.64x as fast
-// on 2 threads as on 1, 256x256x64 (K = 64) 0.84x, 64x256x256 1.17x, 256x784x64 1.23x.
+// 2-core machine (docs/performance.md, "GEMM thread threshold"): 4x256x784 runs 0.62x as fast
+// on 2 threads as on 1, 256x256x32 (K = 32) 0.69x, 64x256x256 1.27x, 256x784x64 1.25x.
 constexpr double kThreadedGemmMinWork = 4.0 * 1024 * 1024;
 constexpr double kThreadedGemmFullK = 128.0;
 

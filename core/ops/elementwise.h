@@ -9,7 +9,7 @@
 namespace nl::detail {
 
 // Elements per thread below which elementwise loops stay serial (cheap ops: add, mul, copy).
-// A parallel_for costs ~15-30 µs on this machine (waking a pool worker), and a cheap op runs at
+// A parallel_for costs ~5-15 µs on this machine (waking a pool worker), and a cheap op runs at
 // 0.05-0.3 ns per element, so a loop gains from a second thread only from a few 100 K elements
 // on (docs/performance.md, "Pool wake-up").
 constexpr int64_t kGrainCheap = 1 << 17;

@@ -18,8 +18,9 @@ constexpr int kDoubleLanes = 32;
 constexpr int kFloatLanes = 64;
 
 // Rows per pool chunk for a norm kernel's row loops: at least this many elements per chunk.
-// Waking a pool worker costs ~10-15 µs here, about what 64 K elements of a norm pass take, so
-// smaller tensors (512x64 is 32 K) stay on the calling thread (docs/performance.md).
+// A parallel_for costs ~5-15 µs here (waking a pool worker), about what 64 K elements of a norm
+// pass take, so smaller tensors (512x64 is 32 K) stay on the calling thread
+// (docs/performance.md, "Pool wake-up").
 constexpr int64_t kNormGrainElems = int64_t{1} << 16;
 inline int64_t norm_row_grain(int64_t C) { return std::max<int64_t>(1, kNormGrainElems / std::max<int64_t>(1, C)); }
 
