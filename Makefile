@@ -63,7 +63,7 @@ bench: build
 	@$(BUILD)/bin/normlab bench --json
 
 # normlab vs PyTorch eager (if python3-torch is installed) on the same benchmarks, one table at
-# 1 and 2 threads with the same-run sgemm / STREAM floors (docs/performance.md). ~10 min.
+# 1 and 2 threads with the same-run sgemm / STREAM floors (docs/performance.md). ~1.5 min on a quiet machine.
 # Never part of `make test`. Options: make bench-compare COMPARE_ARGS="--filter step/ --threads 1"
 PY3 := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 bench-compare: build
