@@ -6,7 +6,6 @@
 #include <unordered_set>
 
 #include "core/error.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl {
@@ -124,7 +123,7 @@ void GradSink::add(size_t i, const Tensor& g) {
   if (overwrite) {
     if (n) std::memcpy(d, s, sizeof(float) * n);
   } else {
-    parallel_for(n, detail::kGrainCheap, [&](int64_t b, int64_t e) {
+    parallel_for(n, kGrainCheap, [&](int64_t b, int64_t e) {
       for (int64_t k = b; k < e; ++k) d[k] += s[k];
     });
   }

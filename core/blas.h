@@ -5,6 +5,10 @@
 
 namespace nl {
 
+// OpenBLAS runs an sgemm of at most this many multiply-adds (M·N·K = 64³) on the calling
+// thread whatever thread count it was given, so such products may run inside pool tasks.
+constexpr int64_t kBlasSingleThreadMNK = int64_t{64} * 64 * 64;
+
 // op(A): (M,K) (stored (K,M) when trans_a), op(B): (K,N) (stored (N,K) when trans_b), C: (M,N).
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, const float* B, float beta, float* C);

@@ -22,10 +22,17 @@ void set_num_threads(int n);
 // of num_threads() when the product is large enough to pay for waking a sleeping OpenBLAS
 // worker (threading.cpp: kThreadedGemmMinWork), else one. Called by nl::sgemm before each call. Inside a
 // parallel_for task it changes nothing: the pool's threads are all busy there, and OpenBLAS
-// runs products below its own threshold (64³) on the calling thread.
+// runs products below its own threshold (kBlasSingleThreadMNK, core/blas.h) on the calling thread.
 void choose_blas_threads(int64_t M, int64_t N, int64_t K);
 // Whether the calling thread is running a parallel_for task (where nested loops run inline).
 bool inside_parallel_task();
+
+// Grains for parallel_for over elements: below this many elements per thread a loop stays on
+// the calling thread. A parallel_for costs ~5-15 µs on this machine (waking a pool worker), and
+// a cheap op runs at 0.05-0.3 ns per element, so a loop gains from a second thread only from a
+// few 100 K elements on (docs/performance.md, "Pool wake-up").
+constexpr int64_t kGrainCheap = int64_t{1} << 17;  // add, mul, copy, compare
+constexpr int64_t kGrainHeavy = int64_t{1} << 14;  // exp/tanh/erf per element (~10x the work)
 
 // Runs fn(begin, end) over [0, n) split into at most num_threads() contiguous chunks.
 // Chunking depends only on n, grain and the thread count, so reductions that combine

@@ -30,15 +30,12 @@ const float* key_valid_data(const Tensor& key_valid, int64_t B, int64_t S, const
   return nullptr;
 }
 
-// OpenBLAS runs a GEMM of at most this many multiply-adds (64³) on the calling thread.
-constexpr int64_t kOpenBlasSingleThreadMNK = 64 * 64 * 64;
-
 // Runs per_head(n) for n in [0, N). When each head's GEMMs are small enough that OpenBLAS runs
 // them on one thread, the heads run side by side on the pool (each writes only its own
 // slices, so the result does not depend on the thread count); larger heads run one after the
 // other, each GEMM threaded by OpenBLAS itself.
 void for_each_head(int64_t N, int64_t gemm_mnk, const std::function<void(int64_t)>& per_head) {
-  if (gemm_mnk > kOpenBlasSingleThreadMNK) {
+  if (gemm_mnk > kBlasSingleThreadMNK) {
     for (int64_t n = 0; n < N; ++n) per_head(n);
     return;
   }

@@ -6,13 +6,12 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/broadcast.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl {
 namespace {
 
-constexpr int64_t kGrain = detail::kGrainCheap;  // elements per thread below which loops stay serial
+constexpr int64_t kGrain = kGrainCheap;  // elements per thread below which loops stay serial
 
 // Is `small` exactly the trailing axes of `out` (a bias (C) onto (B,T,C))?
 bool is_suffix(const Shape& small, const Shape& out) {

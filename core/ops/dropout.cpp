@@ -22,11 +22,11 @@ Tensor dropout(const Tensor& a, float p, bool training, Rng& rng) {
   for (int64_t k = 0; k < n; ++k) pm[k] = rng.uniform() < p ? 0.0f : keep_scale;
   Tensor out = Tensor::empty(a.shape());
   const float* pa = a.data();
-  detail::map_into(out.data(), n, detail::kGrainCheap, [&](int64_t k) { return pa[k] * pm[k]; });
+  detail::map_into(out.data(), n, kGrainCheap, [&](int64_t k) { return pa[k] * pm[k]; });
   if (needs_grad({&a})) {
     record(out, "dropout", {a}, [scale_mask](const Tensor& d, GradSink& g) {
       const float *pd = d.data(), *pm = scale_mask.data();
-      detail::accumulate_grad(g, 0, detail::kGrainCheap, [&](int64_t k) { return pd[k] * pm[k]; });
+      detail::accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * pm[k]; });
     });
   }
   return out;

@@ -8,14 +8,6 @@
 
 namespace nl::detail {
 
-// Elements per thread below which elementwise loops stay serial (cheap ops: add, mul, copy).
-// A parallel_for costs ~5-15 µs on this machine (waking a pool worker), and a cheap op runs at
-// 0.05-0.3 ns per element, so a loop gains from a second thread only from a few 100 K elements
-// on (docs/performance.md, "Pool wake-up").
-constexpr int64_t kGrainCheap = 1 << 17;
-// The same for loops that call exp/tanh/erf per element (about 10x the work per element).
-constexpr int64_t kGrainHeavy = 1 << 14;
-
 // out[k] = f(k) for k in [0, n), split over the pool.
 template <class F>
 void map_into(float* out, int64_t n, int64_t grain, F f) {

@@ -7,7 +7,6 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl {
@@ -49,7 +48,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
   float* po = out.data();
   const int64_t n = static_cast<int64_t>(rows->size());
   if (C > 0) {
-    parallel_for(n, detail::kGrainCheap / C + 1, [&](int64_t s, int64_t e) {
+    parallel_for(n, kGrainCheap / C + 1, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i)
         std::memcpy(po + i * C, pw + (*rows)[i] * C, sizeof(float) * C);
     });
@@ -62,7 +61,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
       const int64_t n = static_cast<int64_t>(rows->size());
       // Threads split the columns, not the ids: two ids may name the same row, and this way
       // no two threads ever add into the same element (and the order of additions is fixed).
-      parallel_for(C, std::max<int64_t>(16, detail::kGrainCheap / (n + 1)), [&](int64_t s, int64_t e) {
+      parallel_for(C, std::max<int64_t>(16, kGrainCheap / (n + 1)), [&](int64_t s, int64_t e) {
         for (int64_t i = 0; i < n; ++i) {
           float* dst = pg + (*rows)[i] * C;
           const float* src = pd + i * C;

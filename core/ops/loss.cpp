@@ -9,13 +9,12 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl {
 namespace {
 
-constexpr int64_t kGrain = detail::kGrainHeavy;
+constexpr int64_t kGrain = kGrainHeavy;
 
 std::string shapes(const Tensor& a, const Tensor& b) {
   return shape_str(a.shape()) + " and " + shape_str(b.shape());
@@ -146,9 +145,9 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask) {
   const int64_t n = pred.numel();
   const float *pp = pred.data(), *pt = target.data();
   const float* pm = mask.defined() ? mask.data() : nullptr;
-  std::vector<double> partial(std::max(1, parallel_chunks(n, detail::kGrainCheap)), 0.0);
+  std::vector<double> partial(std::max(1, parallel_chunks(n, kGrainCheap)), 0.0);
   std::vector<int64_t> counts(partial.size(), 0);
-  parallel_for_chunks(n, detail::kGrainCheap, [&](int c, int64_t s, int64_t e) {
+  parallel_for_chunks(n, kGrainCheap, [&](int c, int64_t s, int64_t e) {
     double acc = 0.0;
     int64_t cnt = 0;
     for (int64_t i = s; i < e; ++i) {
@@ -180,7 +179,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask) {
                bool fresh = false;
                Tensor& dst = g.target(input, &fresh);
                float* pg = dst.data();
-               parallel_for(dst.numel(), detail::kGrainCheap, [&](int64_t s, int64_t e) {
+               parallel_for(dst.numel(), kGrainCheap, [&](int64_t s, int64_t e) {
                  for (int64_t i = s; i < e; ++i) {
                    const float v = (pm && pm[i] == 0.0f) ? 0.0f : sign * (pp[i] - pt[i]);
                    pg[i] = fresh ? v : pg[i] + v;

@@ -15,7 +15,6 @@
 namespace nl {
 namespace {
 using detail::accumulate_grad;
-using detail::kGrainCheap;
 
 // The input viewed as (outer, n, inner) around `axis`, and the output shape.
 struct AxisView {

@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/broadcast.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl {
@@ -130,7 +129,7 @@ Tensor permute_kernel(const Tensor& a, const std::vector<int>& dims) {
   const Shape rest(out_shape.begin() + 1, out_shape.end());
   const std::vector<int64_t> srest(src.begin() + 1, src.end());
   const int64_t block = shape_numel(rest);
-  parallel_for(out_shape[0], detail::kGrainCheap / (block + 1) + 1, [&](int64_t s, int64_t e) {
+  parallel_for(out_shape[0], kGrainCheap / (block + 1) + 1, [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) {
       float* dst = po + i * block;
       const float* base = pa + i * src[0];
@@ -207,7 +206,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t axis_in) {
   float* po = out.data();
   std::vector<int64_t> widths;  // n_i * inner for each input
   for (const Tensor& t : tensors) widths.push_back(t.shape()[axis] * inner);
-  parallel_for(outer, detail::kGrainCheap / (row + 1) + 1, [&](int64_t s, int64_t e) {
+  parallel_for(outer, kGrainCheap / (row + 1) + 1, [&](int64_t s, int64_t e) {
     for (int64_t o = s; o < e; ++o) {
       int64_t off = 0;
       for (size_t i = 0; i < tensors.size(); ++i) {

@@ -17,13 +17,12 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl {
 namespace {
 
-constexpr int64_t kGrain = detail::kGrainHeavy;  // elements per thread (rows call exp per element)
+constexpr int64_t kGrain = kGrainHeavy;  // elements per thread (rows call exp per element)
 
 struct Rows {
   int64_t rows, C;

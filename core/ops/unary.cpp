@@ -13,8 +13,6 @@
 namespace nl {
 namespace {
 using detail::accumulate_grad;
-using detail::kGrainCheap;
-using detail::kGrainHeavy;
 using detail::map_into;
 
 void check_defined(const char* op, const Tensor& a) {

@@ -12,7 +12,6 @@
 
 namespace nl {
 namespace {
-using detail::kGrainCheap;
 
 // Calls fn(o, m, len, dm) for each run of the last axis of `shape`: o is the flat output
 // index of the run's start, m the offset of the same element in an operand with broadcast

@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "core/fast_math.h"
-#include "core/ops/elementwise.h"
 #include "core/threading.h"
 
 namespace nl::kernels {
@@ -12,7 +11,7 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int kLanes = 16;
-constexpr int64_t kGrain = detail::kGrainHeavy;  // elements per thread
+constexpr int64_t kGrain = kGrainHeavy;  // elements per thread
 
 // Sum of v[0..n) through kLanes partial sums merged in a fixed order (vectorisable, and the
 // order does not depend on how rows are split across threads).
