@@ -6,17 +6,118 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/simd.h"
 #include "core/threading.h"
 
 namespace nl {
 namespace kernels {
 namespace {
 
+using simd::Vf16;
+using simd::kWidth;
+
+// Per-row statistics as the kernels use them: x - mean is formed as (x - mean_hi) - mean_lo.
+struct RowStats {
+  float mean_hi, mean_lo, rstd;
+};
+
+// Row statistics in float, two passes in 16-float vectors: m = the float mean, then the
+// deviations d = x - m with their sum s1 and square sum s2. mean = m + s1/C exactly as the
+// hi/lo pair (m, s1/C), var = s2/C - (s1/C)^2: s1 only corrects m's rounding, so nothing large
+// cancels, and x - m is exact when x is near m (Sterbenz), which keeps rows of mean 1e4 and std
+// 1e-2 accurate (tests/layers/test_layernorm.cpp). Float lanes instead of double halve the
+// vector work and drop the conversions; the relative error of s2 is ~C/16 float roundings
+// (< 5e-6 at C = 1024).
+
+// Pass 1: the float mean of one row.
+float row_mean_float(const float* x, int64_t C) {
+  Vf16 a0{}, a1{}, a2{}, a3{};
+  int64_t j = 0;
+  for (; j + 4 * kWidth <= C; j += 4 * kWidth) {
+    a0 += simd::load(x + j);
+    a1 += simd::load(x + j + kWidth);
+    a2 += simd::load(x + j + 2 * kWidth);
+    a3 += simd::load(x + j + 3 * kWidth);
+  }
+  for (; j + kWidth <= C; j += kWidth) a0 += simd::load(x + j);
+  float tail = 0.0f;
+  for (; j < C; ++j) tail += x[j];
+  return (simd::hsum((a0 + a1) + (a2 + a3)) + tail) * (1.0f / static_cast<float>(C));
+}
+
+// Pass 2: s1 = Σ (x - m), s2 = Σ (x - m)^2 over one row.
+void row_deviation_sums(const float* x, int64_t C, float m, float* s1, float* s2) {
+  const Vf16 vm = simd::splat(m);
+  Vf16 s1a{}, s1b{}, s2a{}, s2b{};
+  int64_t j = 0;
+  for (; j + 2 * kWidth <= C; j += 2 * kWidth) {
+    const Vf16 d0 = simd::load(x + j) - vm, d1 = simd::load(x + j + kWidth) - vm;
+    s1a += d0;
+    s1b += d1;
+    s2a += d0 * d0;
+    s2b += d1 * d1;
+  }
+  for (; j + kWidth <= C; j += kWidth) {
+    const Vf16 d = simd::load(x + j) - vm;
+    s1a += d;
+    s2a += d * d;
+  }
+  float t1 = 0.0f, t2 = 0.0f;
+  for (; j < C; ++j) {
+    const float d = x[j] - m;
+    t1 += d;
+    t2 += d * d;
+  }
+  *s1 = simd::hsum(s1a + s1b) + t1;
+  *s2 = simd::hsum(s2a + s2b) + t2;
+}
+
+// Statistics are computed for blocks of this many rows, each pass as its own loop over the
+// block: the rows' dependency chains (a horizontal sum, then the next pass, then a sqrt and a
+// division) are independent, so the core overlaps them instead of waiting on one row's.
+constexpr int kStatRows = 16;
+
+// The statistics of n <= kStatRows rows x[0..n) (row stride C): mean_hi, mean_lo, rstd.
+void block_stats(const float* x, int64_t C, int n, float eps, float* mean_hi, float* mean_lo,
+                 float* rstd) {
+  float m[kStatRows], s1[kStatRows], s2[kStatRows];
+  double var[kStatRows];
+  for (int k = 0; k < n; ++k) m[k] = row_mean_float(x + k * C, C);
+  for (int k = 0; k < n; ++k) row_deviation_sums(x + k * C, C, m[k], s1 + k, s2 + k);
+  const double inv_c = 1.0 / static_cast<double>(C);
+  for (int k = 0; k < n; ++k) {
+    if (std::isfinite(s1[k]) && std::isfinite(s2[k])) {
+      const double lo = static_cast<double>(s1[k]) * inv_c;
+      mean_hi[k] = m[k];
+      mean_lo[k] = static_cast<float>(lo);
+      var[k] = std::max(0.0, static_cast<double>(s2[k]) * inv_c - lo * lo);
+    } else {
+      // A float sum overflowed (|x| near 1e19 and above) or the row holds inf/NaN: the double
+      // two-pass moments.
+      const Moments mo = row_moments(x + k * C, C);
+      split_mean(mo.mean, mean_hi + k, mean_lo + k);
+      var[k] = mo.var;
+    }
+  }
+  // var >= 0 and eps > 0 keep this finite on a constant row (x̂ = 0 there, y = beta).
+  for (int k = 0; k < n; ++k)
+    rstd[k] = static_cast<float>(1.0 / std::sqrt(var[k] + static_cast<double>(eps)));
+}
+
 // y[j] = ((x[j] - mh) - ml) * rs * g[j] + b[j] for one row; kG/kB select the affine parts.
 template <bool kG, bool kB>
-void forward_row(const float* x, const float* g, const float* b, float mh, float ml, float rs,
-                 int64_t C, float* y) {
-  for (int64_t j = 0; j < C; ++j) {
+void forward_row(const float* x, const float* g, const float* b, const RowStats& st, int64_t C,
+                 float* y) {
+  const float mh = st.mean_hi, ml = st.mean_lo, rs = st.rstd;
+  const Vf16 vmh = simd::splat(mh), vml = simd::splat(ml), vrs = simd::splat(rs);
+  int64_t j = 0;
+  for (; j + kWidth <= C; j += kWidth) {
+    Vf16 v = ((simd::load(x + j) - vmh) - vml) * vrs;
+    if constexpr (kG) v *= simd::load(g + j);
+    if constexpr (kB) v += simd::load(b + j);
+    simd::store(y + j, v);
+  }
+  for (; j < C; ++j) {
     float v = ((x[j] - mh) - ml) * rs;
     if constexpr (kG) v *= g[j];
     if constexpr (kB) v += b[j];
@@ -24,53 +125,91 @@ void forward_row(const float* x, const float* g, const float* b, float mh, float
   }
 }
 
-// One row of the backward. Pass 1: a = mean(dŷ), b = mean(dŷ x̂) in float lanes, and the
-// row's dy*x̂ / dy into the chunk's dgamma/dbeta partials. Pass 2: dx.
-template <bool kG, bool kParams>
-void backward_row(const float* dy, const float* x, const float* g, float mh, float ml, float rs,
-                  int64_t C, float* pdg, float* pdb, float* dx, bool dx_add) {
-  float sa[kFloatLanes] = {}, sb[kFloatLanes] = {};
+// kRows (1 or 2) consecutive rows of the backward that share gamma and the dgamma/dbeta
+// partials (two rows per sweep halve the partials' loads and stores). Pass 1 per row:
+// a = mean(dŷ), b = mean(dŷ x̂) in 16-float vectors; the rows' dy*x̂ / dy go into the
+// partials. Pass 2 per row: dx = rs * (dŷ - a - x̂ b), written or added.
+template <int kRows, bool kG, bool kParams>
+void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
+                   const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
+                   float* const (&dx)[kRows], bool dx_add) {
+  Vf16 vmh[kRows], vml[kRows], vrs[kRows], sa[kRows], sb[kRows];
+  float ta[kRows], tb[kRows];
+  for (int i = 0; i < kRows; ++i) {
+    vmh[i] = simd::splat(st[i].mean_hi);
+    vml[i] = simd::splat(st[i].mean_lo);
+    vrs[i] = simd::splat(st[i].rstd);
+    sa[i] = sb[i] = Vf16{};
+    ta[i] = tb[i] = 0.0f;
+  }
   int64_t j = 0;
-  for (; j + kFloatLanes <= C; j += kFloatLanes)
-    for (int k = 0; k < kFloatLanes; ++k) {
-      const float xh = ((x[j + k] - mh) - ml) * rs;
-      const float d = kG ? dy[j + k] * g[j + k] : dy[j + k];
-      sa[k] += d;
-      sb[k] += d * xh;
-      if constexpr (kParams) {
-        pdg[j + k] += dy[j + k] * xh;
-        pdb[j + k] += dy[j + k];
-      }
+  for (; j + kWidth <= C; j += kWidth) {
+    Vf16 pg{}, pb{};
+    for (int i = 0; i < kRows; ++i) {
+      const Vf16 xh = ((simd::load(x[i] + j) - vmh[i]) - vml[i]) * vrs[i];
+      const Vf16 dyv = simd::load(dy[i] + j);
+      Vf16 d = dyv;
+      if constexpr (kG) d *= simd::load(g + j);
+      sa[i] += d;
+      sb[i] += d * xh;
+      pg += dyv * xh;
+      pb += dyv;
     }
-  float a = 0.0f, b = 0.0f;
-  for (; j < C; ++j) {
-    const float xh = ((x[j] - mh) - ml) * rs;
-    const float d = kG ? dy[j] * g[j] : dy[j];
-    a += d;
-    b += d * xh;
     if constexpr (kParams) {
-      pdg[j] += dy[j] * xh;
-      pdb[j] += dy[j];
+      simd::store(pdg + j, simd::load(pdg + j) + pg);
+      simd::store(pdb + j, simd::load(pdb + j) + pb);
     }
   }
-  if (!dx) return;
-  a += sum_lanes(sa);
-  b += sum_lanes(sb);
-  a /= static_cast<float>(C);
-  b /= static_cast<float>(C);
-  if (dx_add) {
-    for (j = 0; j < C; ++j) {
-      const float xh = ((x[j] - mh) - ml) * rs;
-      const float d = kG ? dy[j] * g[j] : dy[j];
-      dx[j] += rs * (d - a - xh * b);
+  for (; j < C; ++j) {
+    float pg = 0.0f, pb = 0.0f;
+    for (int i = 0; i < kRows; ++i) {
+      const float xh = ((x[i][j] - st[i].mean_hi) - st[i].mean_lo) * st[i].rstd;
+      const float d = kG ? dy[i][j] * g[j] : dy[i][j];
+      ta[i] += d;
+      tb[i] += d * xh;
+      pg += dy[i][j] * xh;
+      pb += dy[i][j];
     }
-  } else {
-    for (j = 0; j < C; ++j) {
-      const float xh = ((x[j] - mh) - ml) * rs;
-      const float d = kG ? dy[j] * g[j] : dy[j];
-      dx[j] = rs * (d - a - xh * b);
+    if constexpr (kParams) {
+      pdg[j] += pg;
+      pdb[j] += pb;
     }
   }
+  if (!dx[0]) return;
+  const float inv_c = 1.0f / static_cast<float>(C);
+  for (int i = 0; i < kRows; ++i) {
+    const float a = (simd::hsum(sa[i]) + ta[i]) * inv_c;
+    const float b = (simd::hsum(sb[i]) + tb[i]) * inv_c;
+    const float mh = st[i].mean_hi, ml = st[i].mean_lo, rs = st[i].rstd;
+    const Vf16 va = simd::splat(a), vb = simd::splat(b);
+    const float* xr = x[i];
+    const float* dyr = dy[i];
+    float* dxr = dx[i];
+    for (j = 0; j + kWidth <= C; j += kWidth) {
+      const Vf16 xh = ((simd::load(xr + j) - vmh[i]) - vml[i]) * vrs[i];
+      Vf16 d = simd::load(dyr + j);
+      if constexpr (kG) d *= simd::load(g + j);
+      const Vf16 v = vrs[i] * (d - va - xh * vb);
+      simd::store(dxr + j, dx_add ? simd::load(dxr + j) + v : v);
+    }
+    for (; j < C; ++j) {
+      const float xh = ((xr[j] - mh) - ml) * rs;
+      const float d = kG ? dyr[j] * g[j] : dyr[j];
+      const float v = rs * (d - a - xh * b);
+      dxr[j] = dx_add ? dxr[j] + v : v;
+    }
+  }
+}
+
+// Dispatches on (gamma?, partials?) for kRows rows.
+template <int kRows>
+void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
+                   const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
+                   float* const (&dx)[kRows], bool dx_add) {
+  if (g && pdg) backward_rows<kRows, true, true>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
+  else if (g) backward_rows<kRows, true, false>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
+  else if (pdg) backward_rows<kRows, false, true>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
+  else backward_rows<kRows, false, false>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
 }
 
 }  // namespace
@@ -80,24 +219,21 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
                        float* mean_lo, float* rstd) {
   if (C <= 0) return;
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * C;
-      float* yr = y + r * C;
-      const Moments mo = row_moments(xr, C);
-      float mh, ml;
-      split_mean(mo.mean, &mh, &ml);
-      // var >= 0 and eps > 0 keep this finite on a constant row (x̂ = 0 there, y = beta).
-      const float rs = static_cast<float>(1.0 / std::sqrt(mo.var + static_cast<double>(eps)));
-      mean[r] = mh;
-      mean_lo[r] = ml;
-      rstd[r] = rs;
-      const int64_t off = (r % groups) * C;
-      const float* g = gamma ? gamma + off : nullptr;
-      const float* b = beta ? beta + off : nullptr;
-      if (g && b) forward_row<true, true>(xr, g, b, mh, ml, rs, C, yr);
-      else if (g) forward_row<true, false>(xr, g, b, mh, ml, rs, C, yr);
-      else if (b) forward_row<false, true>(xr, g, b, mh, ml, rs, C, yr);
-      else forward_row<false, false>(xr, g, b, mh, ml, rs, C, yr);
+    for (int64_t rb = r0; rb < r1; rb += kStatRows) {
+      const int n = static_cast<int>(std::min<int64_t>(kStatRows, r1 - rb));
+      block_stats(x + rb * C, C, n, eps, mean + rb, mean_lo + rb, rstd + rb);
+      for (int64_t r = rb; r < rb + n; ++r) {
+        const RowStats st{mean[r], mean_lo[r], rstd[r]};
+        const float* xr = x + r * C;
+        float* yr = y + r * C;
+        const int64_t off = (r % groups) * C;
+        const float* g = gamma ? gamma + off : nullptr;
+        const float* b = beta ? beta + off : nullptr;
+        if (g && b) forward_row<true, true>(xr, g, b, st, C, yr);
+        else if (g) forward_row<true, false>(xr, g, b, st, C, yr);
+        else if (b) forward_row<false, true>(xr, g, b, st, C, yr);
+        else forward_row<false, false>(xr, g, b, st, C, yr);
+      }
     }
   });
 }
@@ -115,18 +251,26 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {
     float* pdg = params ? partial.data() + 2 * c * P : nullptr;
     float* pdb = params ? pdg + P : nullptr;
-    for (int64_t r = r0; r < r1; ++r) {
+    auto row_stats = [&](int64_t r) { return RowStats{mean[r], mean_lo[r], rstd[r]}; };
+    auto dx_row = [&](int64_t r) { return grads.dx ? grads.dx + r * C : nullptr; };
+    int64_t r = r0;
+    // Rows in pairs where they share the affine block (always, unless GroupNorm's groups > 1).
+    if (groups == 1)
+      for (; r + 1 < r1; r += 2) {
+        const float* const dyp[2] = {dy + r * C, dy + (r + 1) * C};
+        const float* const xp[2] = {x + r * C, x + (r + 1) * C};
+        const RowStats stp[2] = {row_stats(r), row_stats(r + 1)};
+        float* const dxp[2] = {dx_row(r), dx_row(r + 1)};
+        backward_rows<2>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, grads.dx_add);
+      }
+    for (; r < r1; ++r) {
       const int64_t off = (r % groups) * C;
-      const float* g = gamma ? gamma + off : nullptr;
-      float* dxr = grads.dx ? grads.dx + r * C : nullptr;
-      float* pg = params ? pdg + off : nullptr;
-      float* pb = params ? pdb + off : nullptr;
-      const float* dyr = dy + r * C;
-      const float* xr = x + r * C;
-      if (g && params) backward_row<true, true>(dyr, xr, g, mean[r], mean_lo[r], rstd[r], C, pg, pb, dxr, grads.dx_add);
-      else if (g) backward_row<true, false>(dyr, xr, g, mean[r], mean_lo[r], rstd[r], C, pg, pb, dxr, grads.dx_add);
-      else if (params) backward_row<false, true>(dyr, xr, g, mean[r], mean_lo[r], rstd[r], C, pg, pb, dxr, grads.dx_add);
-      else backward_row<false, false>(dyr, xr, g, mean[r], mean_lo[r], rstd[r], C, pg, pb, dxr, grads.dx_add);
+      const float* const dyp[1] = {dy + r * C};
+      const float* const xp[1] = {x + r * C};
+      const RowStats stp[1] = {row_stats(r)};
+      float* const dxp[1] = {dx_row(r)};
+      backward_rows<1>(dyp, xp, stp, gamma ? gamma + off : nullptr, C, pdg ? pdg + off : nullptr,
+                       pdb ? pdb + off : nullptr, dxp, grads.dx_add);
     }
   });
   if (!params) return;

@@ -45,7 +45,9 @@ Tensor ln_composed(const Tensor& x, const Tensor& w, const Tensor& b, float eps)
 
 TEST_CASE("LayerNorm fused kernel matches the naive double reference (values and gradients)",
           "[layers][layernorm]") {
-  for (Shape shape : {Shape{5, 7}, Shape{3, 4, 64}, Shape{2, 3, 100}}) {
+  // Row lengths with and without a tail after the 16-wide vectors, row counts across several
+  // 16-row statistics blocks and odd (the backward pairs rows), and a long row.
+  for (Shape shape : {Shape{5, 7}, Shape{3, 4, 64}, Shape{2, 3, 100}, Shape{37, 33}, Shape{3, 4099}}) {
     const int64_t C = shape.back();
     auto ln = make_ln({C}, true, 3);
     Tensor x = rand_tensor(shape, 1, true, -2.0f, 3.0f);
@@ -173,6 +175,32 @@ TEST_CASE("LayerNorm rows of mean 1e4 and std 1e-2 match a double reference to 1
                               R, C, 1, g);
   // dx scales with rstd (~1e2 here): relative to that scale
   CHECK(worst_rel(dx.data(), ref.dx, 1e-1) < 1e-3);
+}
+
+TEST_CASE("LayerNorm rows whose float sums overflow (|x| ~ 1e37) match a double reference",
+          "[layers][layernorm][numerics]") {
+  // The kernel sums in float; a row whose sum or square sum leaves the float range takes the
+  // double path. Row 0 overflows the sum, row 1 only the square sum, row 2 neither.
+  const int64_t R = 3, C = 48;
+  Tensor x = Tensor::empty({R, C});
+  Rng rng(77);
+  for (int64_t j = 0; j < C; ++j) {
+    const float u = rng.uniform(-1.0f, 1.0f);
+    x.data()[j] = 3e37f + 1e36f * u;
+    x.data()[C + j] = (j % 2 ? 1e20f : -1e20f) * (1.0f + 0.1f * u);
+    x.data()[2 * C + j] = u;
+  }
+  Tensor mean = Tensor::empty({R}), lo = Tensor::empty({R}), rstd = Tensor::empty({R});
+  Tensor y = Tensor::empty({R, C});
+  kernels::layernorm_forward(x.data(), nullptr, nullptr, R, C, 1, 1e-5f, y.data(), mean.data(),
+                             lo.data(), rstd.data());
+  const auto ref = kernels::layernorm_reference(x, C, Tensor(), Tensor(), Tensor(), 1e-5);
+  for (int64_t r = 0; r < R; ++r) {
+    const double m = static_cast<double>(mean.data()[r]) + lo.data()[r];
+    CHECK(std::abs(m - ref.mean[r]) <= 1e-6 * std::sqrt(ref.var[r]) + 1e-30);
+  }
+  for (int64_t i = 0; i < R * C; ++i) REQUIRE(std::isfinite(y.data()[i]));
+  CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-4);
 }
 
 TEST_CASE("LayerNorm of a constant row is beta, with finite gradients (no NaN)",

@@ -1,0 +1,34 @@
+// Portable 16-float vectors (GCC/Clang vector extensions) for kernels whose loops the
+// auto-vectoriser handles badly: reductions over short rows, where the cost is the horizontal
+// sum and the loop bookkeeping rather than the arithmetic. The compiler lowers a Vf16 to one
+// AVX-512 register, two AVX registers or four SSE registers, whatever the build targets, so no
+// intrinsics and no per-ISA code paths. Loads and stores are unaligned (memcpy).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace nl::simd {
+
+constexpr int kWidth = 16;
+typedef float Vf16 __attribute__((vector_size(64)));
+typedef float Vf8 __attribute__((vector_size(32)));
+typedef float Vf4 __attribute__((vector_size(16)));
+
+inline Vf16 load(const float* p) {
+  Vf16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, Vf16 v) { std::memcpy(p, &v, sizeof v); }
+inline Vf16 splat(float s) { return Vf16{} + s; }
+
+// The sum of the 16 lanes in a fixed tree order (halves added lane-wise, 16 → 8 → 4 → 2 → 1):
+// the same bits on every run, every thread count and every vector width the build targets.
+inline float hsum(Vf16 v) {
+  const Vf8 s8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                 __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const Vf4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+}  // namespace nl::simd
