@@ -48,16 +48,16 @@ void for_each_chunk(const Partition& p, int64_t R, Fn&& fn) {
 }
 
 
-// Σdy and Σdy·(x - mean) of two rows into the accumulators (a function so that GCC sees the
+// Σdy and Σdy·(x - mh) of two rows into the accumulators (a function so that GCC sees the
 // restrict parameters: with this many pointers it would not vectorise with alias checks).
 void sums_two_rows(const float* __restrict dya, const float* __restrict xa,
                    const float* __restrict dyb, const float* __restrict xb,
-                   const float* __restrict m, const float* __restrict lo, float* __restrict ady,
-                   float* __restrict adx, int64_t C) {
+                   const float* __restrict m, float* __restrict ady, float* __restrict adx,
+                   int64_t C) {
   for (int64_t c = 0; c < C; ++c) {
     const float da = dya[c], db = dyb[c];
     ady[c] += da + db;
-    adx[c] += da * ((xa[c] - m[c]) - lo[c]) + db * ((xb[c] - m[c]) - lo[c]);
+    adx[c] += da * (xa[c] - m[c]) + db * (xb[c] - m[c]);
   }
 }
 
@@ -185,22 +185,23 @@ void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, fl
 void batchnorm_apply(const float* x, const float* mask, const float* gamma, const float* beta,
                      const float* mean, const float* mean_lo, const float* rstd, int64_t R,
                      int64_t C, float* y) {
-  std::vector<float> coef(static_cast<size_t>(4 * C));
+  // y = ((x - mh) - ml) * a + b = (x - mh) * a + (b - ml * a): the low part of the mean folds
+  // into the shift (x - mh stays exact near the mean, so nothing is lost), one load less per
+  // vector in this load-bound loop.
+  std::vector<float> coef(static_cast<size_t>(3 * C));
   float* sc = coef.data();
   float* sb = sc + C;
   float* mh = sc + 2 * C;
-  float* ml = sc + 3 * C;
   for (int64_t c = 0; c < C; ++c) {
     sc[c] = gamma ? rstd[c] * gamma[c] : rstd[c];
-    sb[c] = beta ? beta[c] : 0.0f;
+    sb[c] = static_cast<float>(static_cast<double>(beta ? beta[c] : 0.0f) -
+                               static_cast<double>(mean_lo[c]) * sc[c]);
     mh[c] = mean[c];
-    ml[c] = mean_lo[c];
   }
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     const float* __restrict a = sc;
     const float* __restrict b = sb;
     const float* __restrict m = mh;
-    const float* __restrict lo = ml;
     for (int64_t r = r0; r < r1; ++r) {
       float* __restrict yr = y + r * C;
       if (!valid(mask, r)) {
@@ -208,7 +209,7 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
         continue;
       }
       const float* __restrict xr = x + r * C;
-      for (int64_t c = 0; c < C; ++c) yr[c] = ((xr[c] - m[c]) - lo[c]) * a[c] + b[c];
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m[c]) * a[c] + b[c];
     }
   });
 }
@@ -229,7 +230,6 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
       float* __restrict ady = fs.data();
       float* __restrict adx = ady + C;
       const float* __restrict m = mean;
-      const float* __restrict lo = mean_lo;
       std::vector<int64_t> rows(static_cast<size_t>(P.block_rows));
       for (int64_t rb = r0; rb < r1; rb += P.block_rows) {
         const int64_t re = std::min(r1, rb + P.block_rows);
@@ -240,8 +240,8 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
         // Two rows per sweep halve the accumulator loads and stores (the loop is L1-bound).
         int64_t i = 0;
         for (; i + 1 < nb; i += 2) {
-          sums_two_rows(dy + rows[i], x + rows[i], dy + rows[i + 1], x + rows[i + 1], m, lo, ady,
-                        adx, C);
+          sums_two_rows(dy + rows[i], x + rows[i], dy + rows[i + 1], x + rows[i + 1], m, ady, adx,
+                        C);
         }
         if (i < nb) {
           const float* __restrict dya = dy + rows[i];
@@ -249,7 +249,7 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
           for (int64_t c = 0; c < C; ++c) {
             const float da = dya[c];
             ady[c] += da;
-            adx[c] += da * ((xa[c] - m[c]) - lo[c]);
+            adx[c] += da * (xa[c] - m[c]);
           }
         }
         for (int64_t c = 0; c < C; ++c) {
@@ -263,6 +263,8 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
       for (int64_t c = 0; c < 2 * C; ++c) sums[c] += pk[c];
     }
   }
+  // Σ dy (x - mh - ml) = Σ dy (x - mh) - ml Σ dy, the low part of the mean applied once here.
+  for (int64_t c = 0; c < C; ++c) sums[C + c] -= static_cast<double>(mean_lo[c]) * sums[c];
 }
 
 void batchnorm_backward(const float* dy, const float* x, const float* mask, const float* gamma,
@@ -288,23 +290,24 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   if (!grads.dx) return;
   const double* sdy = dx_sums;
   const double* sdx = dx_sums + C;
-  // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded).
-  std::vector<float> coef(static_cast<size_t>(5 * C));
+  // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded). With
+  // x - mean = (x - mh) - ml, the low part folds into q: q + s*ml (x - mh stays exact near the
+  // mean), one load less per vector in this load-bound loop.
+  std::vector<float> coef(static_cast<size_t>(4 * C));
   float* p = coef.data();
   float* q = p + C;
   float* s = p + 2 * C;
   float* mh = p + 3 * C;
-  float* ml = p + 4 * C;
   for (int64_t c = 0; c < C; ++c) {
     const double k1 = static_cast<double>(gamma ? gamma[c] : 1.0f) * rstd[c];
     p[c] = static_cast<float>(k1);
     mh[c] = mean[c];
-    ml[c] = mean_lo[c];
     if (batch_stats) {
       const double a = sdy[c] / static_cast<double>(n);                   // mean(dy)
       const double b = sdx[c] * rstd[c] / static_cast<double>(n);         // mean(dy * x̂)
-      q[c] = static_cast<float>(-k1 * a);
-      s[c] = static_cast<float>(k1 * b * rstd[c]);
+      const double sc = k1 * b * rstd[c];
+      q[c] = static_cast<float>(-k1 * a + sc * static_cast<double>(mean_lo[c]));
+      s[c] = static_cast<float>(sc);
     } else {
       q[c] = s[c] = 0.0f;
     }
@@ -316,7 +319,6 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
     const float* __restrict pq = q;
     const float* __restrict ps = s;
     const float* __restrict m = mh;
-    const float* __restrict lo = ml;
     for (int64_t r = r0; r < r1; ++r) {
       float* __restrict dxr = dx + r * C;
       if (!valid(mask, r)) {
@@ -327,11 +329,9 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
       const float* __restrict dyr = dy + r * C;
       const float* __restrict xr = x + r * C;
       if (add)
-        for (int64_t c = 0; c < C; ++c)
-          dxr[c] += pp[c] * dyr[c] + pq[c] - ps[c] * ((xr[c] - m[c]) - lo[c]);
+        for (int64_t c = 0; c < C; ++c) dxr[c] += pp[c] * dyr[c] + pq[c] - ps[c] * (xr[c] - m[c]);
       else
-        for (int64_t c = 0; c < C; ++c)
-          dxr[c] = pp[c] * dyr[c] + pq[c] - ps[c] * ((xr[c] - m[c]) - lo[c]);
+        for (int64_t c = 0; c < C; ++c) dxr[c] = pp[c] * dyr[c] + pq[c] - ps[c] * (xr[c] - m[c]);
     }
   });
 }
