@@ -8,11 +8,15 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/simd.h"
 #include "core/threading.h"
 
 namespace nl {
 namespace kernels {
 namespace {
+
+using simd::Vf16;
+using simd::kWidth;
 
 constexpr int64_t kChunkElems = 1 << 16;  // elements per reduction chunk (~256 KB of x)
 constexpr int64_t kMaxChunks = 16;        // enough to balance 2..16 threads
@@ -48,17 +52,129 @@ void for_each_chunk(const Partition& p, int64_t R, Fn&& fn) {
 }
 
 
-// Σdy and Σdy·(x - mh) of two rows into the accumulators (a function so that GCC sees the
-// restrict parameters: with this many pointers it would not vectorise with alias checks).
-void sums_two_rows(const float* __restrict dya, const float* __restrict xa,
-                   const float* __restrict dyb, const float* __restrict xb,
-                   const float* __restrict m, float* __restrict ady, float* __restrict adx,
-                   int64_t C) {
-  for (int64_t c = 0; c < C; ++c) {
-    const float da = dya[c], db = dyb[c];
-    ady[c] += da + db;
-    adx[c] += da * (xa[c] - m[c]) + db * (xb[c] - m[c]);
+// Every row loop here is bound by L1 loads and stores: one row per sweep loads (and for the
+// sums, stores) two to four per-channel vectors for every vector of x (and dy). kSweepRows rows
+// per sweep share them.
+constexpr int kSweepRows = 4;
+
+// Block statistics, pass 1, for kRows rows (pointers rows[0..kRows)): s1 += Σ_i (x_i - xf).
+template <int kRows>
+void shifted_sums(const float* const* rows, const float* xf, float* s1, int64_t C) {
+  int64_t c = 0;
+  for (; c + kWidth <= C; c += kWidth) {
+    const Vf16 f = simd::load(xf + c);
+    Vf16 part = simd::load(rows[0] + c) - f;
+    for (int i = 1; i < kRows; ++i) part += simd::load(rows[i] + c) - f;
+    simd::store(s1 + c, simd::load(s1 + c) + part);
   }
+  for (; c < C; ++c) {
+    float part = rows[0][c] - xf[c];
+    for (int i = 1; i < kRows; ++i) part += rows[i][c] - xf[c];
+    s1[c] += part;
+  }
+}
+
+// Block statistics, pass 2, for kRows rows: with d = x - sh, s1 += Σ d and s2 += Σ d².
+template <int kRows>
+void deviation_sums(const float* const* rows, const float* sh, float* s1, float* s2, int64_t C) {
+  int64_t c = 0;
+  for (; c + kWidth <= C; c += kWidth) {
+    const Vf16 m = simd::load(sh + c);
+    Vf16 d = simd::load(rows[0] + c) - m;
+    Vf16 a1 = d, a2 = d * d;
+    for (int i = 1; i < kRows; ++i) {
+      d = simd::load(rows[i] + c) - m;
+      a1 += d;
+      a2 += d * d;
+    }
+    simd::store(s1 + c, simd::load(s1 + c) + a1);
+    simd::store(s2 + c, simd::load(s2 + c) + a2);
+  }
+  for (; c < C; ++c) {
+    float d = rows[0][c] - sh[c];
+    float a1 = d, a2 = d * d;
+    for (int i = 1; i < kRows; ++i) {
+      d = rows[i][c] - sh[c];
+      a1 += d;
+      a2 += d * d;
+    }
+    s1[c] += a1;
+    s2[c] += a2;
+  }
+}
+
+// Backward sums for kRows rows at element offsets offs[0..kRows): ady += Σ dy,
+// adx += Σ dy (x - m).
+template <int kRows>
+void grad_sums_rows(const float* dy, const float* x, const int64_t* offs, const float* m,
+                    float* ady, float* adx, int64_t C) {
+  int64_t c = 0;
+  for (; c + kWidth <= C; c += kWidth) {
+    const Vf16 vm = simd::load(m + c);
+    Vf16 d = simd::load(dy + offs[0] + c);
+    Vf16 a1 = d, a2 = d * (simd::load(x + offs[0] + c) - vm);
+    for (int i = 1; i < kRows; ++i) {
+      d = simd::load(dy + offs[i] + c);
+      a1 += d;
+      a2 += d * (simd::load(x + offs[i] + c) - vm);
+    }
+    simd::store(ady + c, simd::load(ady + c) + a1);
+    simd::store(adx + c, simd::load(adx + c) + a2);
+  }
+  for (; c < C; ++c) {
+    float d = dy[offs[0] + c];
+    float a1 = d, a2 = d * (x[offs[0] + c] - m[c]);
+    for (int i = 1; i < kRows; ++i) {
+      d = dy[offs[i] + c];
+      a1 += d;
+      a2 += d * (x[offs[i] + c] - m[c]);
+    }
+    ady[c] += a1;
+    adx[c] += a2;
+  }
+}
+
+// Whether rows [r, r + kSweepRows) are all valid.
+bool sweep_valid(const float* mask, int64_t r) {
+  for (int i = 0; i < kSweepRows; ++i)
+    if (!valid(mask, r + i)) return false;
+  return true;
+}
+
+// y = (x - m) * a + b for kRows rows.
+template <int kRows>
+void apply_rows(const float* x, float* y, const float* a, const float* b, const float* m,
+                int64_t C) {
+  int64_t c = 0;
+  for (; c + kWidth <= C; c += kWidth) {
+    const Vf16 va = simd::load(a + c), vb = simd::load(b + c), vm = simd::load(m + c);
+    for (int i = 0; i < kRows; ++i)
+      simd::store(y + i * C + c, (simd::load(x + i * C + c) - vm) * va + vb);
+  }
+  for (; c < C; ++c)
+    for (int i = 0; i < kRows; ++i) y[i * C + c] = (x[i * C + c] - m[c]) * a[c] + b[c];
+}
+
+// dx = p*dy + q - s*(x - m) for kRows rows, written or (kAdd) added.
+template <int kRows, bool kAdd>
+void finish_rows(const float* dy, const float* x, float* dx, const float* p, const float* q,
+                 const float* s, const float* m, int64_t C) {
+  int64_t c = 0;
+  for (; c + kWidth <= C; c += kWidth) {
+    const Vf16 vp = simd::load(p + c), vq = simd::load(q + c), vs = simd::load(s + c),
+               vm = simd::load(m + c);
+    for (int i = 0; i < kRows; ++i) {
+      const int64_t at = i * C + c;
+      const Vf16 v = vp * simd::load(dy + at) + vq - vs * (simd::load(x + at) - vm);
+      simd::store(dx + at, kAdd ? simd::load(dx + at) + v : v);
+    }
+  }
+  for (; c < C; ++c)
+    for (int i = 0; i < kRows; ++i) {
+      const int64_t at = i * C + c;
+      const float v = p[c] * dy[at] + q[c] - s[c] * (x[at] - m[c]);
+      dx[at] = kAdd ? dx[at] + v : v;
+    }
 }
 
 }  // namespace
@@ -103,19 +219,11 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
         if (valid(mask, r)) rows[nb++] = x + r * C;
       if (nb == 0) continue;
       // Pass 1: the block's mean in float, summed as deviations from its first valid row.
-      // Two rows per sweep halve the accumulator loads and stores (the loop is L1-bound).
-      const float* __restrict xf = rows[0];
-      for (int64_t c = 0; c < C; ++c) s1[c] = 0.0f;
+      const float* xf = rows[0];
+      std::fill(s1, s1 + C, 0.0f);
       int64_t i = 1;
-      for (; i + 1 < nb; i += 2) {
-        const float* __restrict xa = rows[i];
-        const float* __restrict xb = rows[i + 1];
-        for (int64_t c = 0; c < C; ++c) s1[c] += (xa[c] - xf[c]) + (xb[c] - xf[c]);
-      }
-      if (i < nb) {
-        const float* __restrict xa = rows[i];
-        for (int64_t c = 0; c < C; ++c) s1[c] += xa[c] - xf[c];
-      }
+      for (; i + kSweepRows <= nb; i += kSweepRows) shifted_sums<kSweepRows>(&rows[i], xf, s1, C);
+      for (; i < nb; ++i) shifted_sums<1>(&rows[i], xf, s1, C);
       const float inv_nb = 1.0f / static_cast<float>(nb);
       for (int64_t c = 0; c < C; ++c) {
         sh[c] = xf[c] + s1[c] * inv_nb;
@@ -123,24 +231,9 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
       }
       // Pass 2 over the cached block: deviations from that mean (the shifted two-pass form,
       // so a large mean costs no precision; see row_moments).
-      i = 0;
-      for (; i + 1 < nb; i += 2) {
-        const float* __restrict xa = rows[i];
-        const float* __restrict xb = rows[i + 1];
-        for (int64_t c = 0; c < C; ++c) {
-          const float da = xa[c] - sh[c], db = xb[c] - sh[c];
-          s1[c] += da + db;
-          s2[c] += da * da + db * db;
-        }
-      }
-      if (i < nb) {
-        const float* __restrict xa = rows[i];
-        for (int64_t c = 0; c < C; ++c) {
-          const float d = xa[c] - sh[c];
-          s1[c] += d;
-          s2[c] += d * d;
-        }
-      }
+      for (i = 0; i + kSweepRows <= nb; i += kSweepRows)
+        deviation_sums<kSweepRows>(&rows[i], sh, s1, s2, C);
+      for (; i < nb; ++i) deviation_sums<1>(&rows[i], sh, s1, s2, C);
       const double inv = 1.0 / static_cast<double>(nb);
       for (int64_t c = 0; c < C; ++c) {
         const double a = s1[c];
@@ -199,17 +292,15 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
     mh[c] = mean[c];
   }
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    const float* __restrict a = sc;
-    const float* __restrict b = sb;
-    const float* __restrict m = mh;
-    for (int64_t r = r0; r < r1; ++r) {
-      float* __restrict yr = y + r * C;
-      if (!valid(mask, r)) {
-        for (int64_t c = 0; c < C; ++c) yr[c] = 0.0f;
+    for (int64_t r = r0; r < r1;) {
+      if (r + kSweepRows <= r1 && sweep_valid(mask, r)) {
+        apply_rows<kSweepRows>(x + r * C, y + r * C, sc, sb, mh, C);
+        r += kSweepRows;
         continue;
       }
-      const float* __restrict xr = x + r * C;
-      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m[c]) * a[c] + b[c];
+      if (valid(mask, r)) apply_rows<1>(x + r * C, y + r * C, sc, sb, mh, C);
+      else std::fill(y + r * C, y + (r + 1) * C, 0.0f);
+      ++r;
     }
   });
 }
@@ -236,22 +327,11 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
         int64_t nb = 0;  // the block's valid rows
         for (int64_t r = rb; r < re; ++r)
           if (valid(mask, r)) rows[nb++] = r * C;
-        for (int64_t c = 0; c < C; ++c) ady[c] = adx[c] = 0.0f;
-        // Two rows per sweep halve the accumulator loads and stores (the loop is L1-bound).
+        std::fill(ady, ady + 2 * C, 0.0f);  // ady and adx
         int64_t i = 0;
-        for (; i + 1 < nb; i += 2) {
-          sums_two_rows(dy + rows[i], x + rows[i], dy + rows[i + 1], x + rows[i + 1], m, ady, adx,
-                        C);
-        }
-        if (i < nb) {
-          const float* __restrict dya = dy + rows[i];
-          const float* __restrict xa = x + rows[i];
-          for (int64_t c = 0; c < C; ++c) {
-            const float da = dya[c];
-            ady[c] += da;
-            adx[c] += da * (xa[c] - m[c]);
-          }
-        }
+        for (; i + kSweepRows <= nb; i += kSweepRows)
+          grad_sums_rows<kSweepRows>(dy, x, &rows[i], m, ady, adx, C);
+        for (; i < nb; ++i) grad_sums_rows<1>(dy, x, &rows[i], m, ady, adx, C);
         for (int64_t c = 0; c < C; ++c) {
           pdy[c] += ady[c];
           pdx[c] += adx[c];
@@ -315,23 +395,21 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   float* dx = grads.dx;
   const bool add = grads.dx_add;
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    const float* __restrict pp = p;
-    const float* __restrict pq = q;
-    const float* __restrict ps = s;
-    const float* __restrict m = mh;
-    for (int64_t r = r0; r < r1; ++r) {
-      float* __restrict dxr = dx + r * C;
-      if (!valid(mask, r)) {
-        if (!add)
-          for (int64_t c = 0; c < C; ++c) dxr[c] = 0.0f;
+    for (int64_t r = r0; r < r1;) {
+      const int64_t at = r * C;
+      if (r + kSweepRows <= r1 && sweep_valid(mask, r)) {
+        if (add) finish_rows<kSweepRows, true>(dy + at, x + at, dx + at, p, q, s, mh, C);
+        else finish_rows<kSweepRows, false>(dy + at, x + at, dx + at, p, q, s, mh, C);
+        r += kSweepRows;
         continue;
       }
-      const float* __restrict dyr = dy + r * C;
-      const float* __restrict xr = x + r * C;
-      if (add)
-        for (int64_t c = 0; c < C; ++c) dxr[c] += pp[c] * dyr[c] + pq[c] - ps[c] * (xr[c] - m[c]);
-      else
-        for (int64_t c = 0; c < C; ++c) dxr[c] = pp[c] * dyr[c] + pq[c] - ps[c] * (xr[c] - m[c]);
+      if (valid(mask, r)) {
+        if (add) finish_rows<1, true>(dy + at, x + at, dx + at, p, q, s, mh, C);
+        else finish_rows<1, false>(dy + at, x + at, dx + at, p, q, s, mh, C);
+      } else if (!add) {
+        std::fill(dx + at, dx + at + C, 0.0f);
+      }
+      ++r;
     }
   });
 }

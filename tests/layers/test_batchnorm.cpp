@@ -148,6 +148,25 @@ TEST_CASE("BatchNorm masked output equals unmasked BatchNorm on the data without
   CHECK(nl::test::max_abs_diff(bn_masked->running_var, bn_plain->running_var) < 1e-6);
 }
 
+TEST_CASE("BatchNorm masked kernel matches the masked double reference (vectors, tails, mixed rows)",
+          "[layers][batchnorm]") {
+  // C = 37: two 16-wide vectors and a tail; the lengths put valid and padded rows in the same
+  // group of four rows (the kernels sweep four rows at a time where all four are valid).
+  const std::vector<int64_t> lengths{7, 2, 5, 1, 6};
+  const int64_t T = 7, C = 37;
+  auto bn = make_bn(C, 31);
+  Tensor x = rand_tensor({5, T, C}, 32, true, -2.0f, 3.0f);
+  Tensor dy = rand_tensor({5, T, C}, 33, false);
+  Tensor mask = length_mask(lengths, T);
+  Tensor y = bn->forward_masked(x, mask);
+  y.backward(dy);
+  const auto ref = kernels::batchnorm_reference(x, mask, bn->weight, bn->bias, dy, 1e-5, true);
+  CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-4);
+  CHECK(worst_rel(x.grad().data(), ref.dx, 1e-3) < 1e-4);
+  CHECK(worst_rel(bn->weight.grad().data(), ref.dgamma, 1e-3) < 1e-4);
+  CHECK(worst_rel(bn->bias.grad().data(), ref.dbeta, 1e-3) < 1e-4);
+}
+
 TEST_CASE("BatchNorm running statistics after 3 steps match a hand computation",
           "[layers][batchnorm]") {
   BatchNormOptions o;
