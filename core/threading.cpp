@@ -44,6 +44,13 @@ std::atomic<int> blas_threads_now{0};
 
 // How long the caller of a parallel_for spins for its workers before it sleeps.
 constexpr std::chrono::microseconds kCallerSpin{50};
+// How long a worker spins for the next job before it sleeps: the passes of a norm (BatchNorm
+// makes four per forward + backward) and chains of elementwise ops come back to back, and
+// waking a sleeping worker through the condition variable costs ~15 µs on this machine.
+constexpr std::chrono::microseconds kWorkerSpin{50};
+// Set by choose_blas_threads before a GEMM that OpenBLAS will thread, cleared by the next
+// parallel_for: a spinning worker then goes to sleep at once, leaving its core to OpenBLAS.
+std::atomic<bool> blas_wants_cores{false};
 
 // A pause in a spin-wait loop (tells the core it is spinning).
 inline void cpu_relax() {
@@ -52,8 +59,10 @@ inline void cpu_relax() {
 #endif
 }
 
-// A small fixed pool: the caller runs chunk 0, workers run the others. Workers sleep on a
-// condition variable between jobs (no spinning), so they never compete with OpenBLAS's threads.
+// A small fixed pool: the caller runs chunk 0, workers run the others. Between jobs a worker
+// spins up to kWorkerSpin for the next one, then sleeps on a condition variable; it stops
+// spinning at once when a threaded GEMM is about to start (blas_wants_cores), so it never
+// competes with OpenBLAS's threads. With one thread there are no workers.
 class Pool {
  public:
   explicit Pool(int threads) { resize(threads); }
@@ -68,7 +77,7 @@ class Pool {
     // New workers start from the current generation: jobs that ran before they existed are
     // not theirs (starting from 0 made a fresh worker run a finished job's null task).
     for (int i = 1; i < threads_; ++i)
-      workers_.emplace_back([this, i, gen = generation_] { worker_loop(i, gen); });
+      workers_.emplace_back([this, i, gen = generation_.load()] { worker_loop(i, gen); });
   }
 
   void run(int chunks, const std::function<void(int)>& task) {
@@ -76,6 +85,7 @@ class Pool {
       for (int c = 0; c < chunks; ++c) task(c);
       return;
     }
+    blas_wants_cores.store(false, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
       task_ = &task;
@@ -115,6 +125,12 @@ class Pool {
     for (;;) {
       const std::function<void(int)>* task;
       int chunks;
+      // The next job often follows within microseconds: spin for it before sleeping.
+      const auto spin_until = std::chrono::steady_clock::now() + kWorkerSpin;
+      while (generation_.load(std::memory_order_acquire) == seen && !stopping_.load() &&
+             !blas_wants_cores.load(std::memory_order_relaxed) &&
+             std::chrono::steady_clock::now() < spin_until)
+        cpu_relax();
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -155,8 +171,8 @@ class Pool {
   const std::function<void(int)>* task_ = nullptr;
   int chunks_ = 0;
   std::atomic<int> remaining_{0};  // chunks not finished yet (the caller may read it unlocked)
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};  // written under mu_; workers also poll it unlocked
+  std::atomic<bool> stopping_{false};
   std::exception_ptr worker_error_;  // the first exception a worker's chunk threw
 };
 
@@ -226,6 +242,7 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   const double k = static_cast<double>(K);
   const double work = static_cast<double>(M) * static_cast<double>(N) * k * std::min(1.0, k / kThreadedGemmFullK);
   const int want = work >= kThreadedGemmMinWork ? all : 1;
+  if (want > 1) blas_wants_cores.store(true, std::memory_order_relaxed);
   if (want != blas_threads_now.load(std::memory_order_relaxed)) {
     openblas_set_num_threads(want);
     blas_threads_now.store(want, std::memory_order_relaxed);
