@@ -151,6 +151,9 @@ TEST_CASE("small GEMMs run on one OpenBLAS thread, large ones on all", "[threads
   sgemm(false, true, 4, 256, 784, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 1);
   REQUIRE(c[5] == 784 * 0.125f);
+  // The batch-64 MLP's first layer (64x256x784, 12.8 M multiply-adds): one thread inside a step.
+  sgemm(false, true, 64, 256, 784, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  REQUIRE(openblas_get_num_threads() == 1);
   // 256x256x256: worth a second thread.
   sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 2);
