@@ -233,10 +233,10 @@ void set_num_threads(int n) {
 // gradient over a small batch) leaves each thread little work per output. Measured on this
 // 2-core machine (docs/performance.md, "GEMM thread threshold"): 4x256x784 runs 0.62x as fast
 // on 2 threads as on 1, 256x256x32 (K = 32) 0.69x. Products of 4-16 M gain 1.25x in isolation
-// (64x256x256, 256x784x64) but not inside a training step, where the second core's caches are
-// cold: with the threshold at 16 M instead of 4 M (every MLP product on one thread) the MLP
-// steps ran 1.05-1.12x faster at 2 threads, lm_ln, the RNNs and 256x256x256 unchanged
-// (docs/performance.md, step 18). 256^3 is exactly the threshold: still threaded.
+// (64x256x256, 256x784x64) but not inside a training step (likely: the second core starts
+// with cold caches there). With the threshold at 16 M instead of 4 M (every MLP product on one
+// thread) the MLP steps ran 1.05-1.12x faster at 2 threads; lm_ln, the RNNs and 256x256x256
+// were unchanged (docs/performance.md, step 18). 256^3 is exactly the threshold: threaded.
 constexpr double kThreadedGemmMinWork = 16.0 * 1024 * 1024;
 constexpr double kThreadedGemmFullK = 128.0;
 
