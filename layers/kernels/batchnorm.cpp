@@ -3,6 +3,7 @@
 #include "layers/kernels/batchnorm.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <vector>
 
@@ -139,6 +140,23 @@ bool sweep_valid(const float* mask, int64_t r) {
   for (int i = 0; i < kSweepRows; ++i)
     if (!valid(mask, r + i)) return false;
   return true;
+}
+
+// Walks rows [r0, r1) in order: rows(r, n) for kSweepRows valid rows at once where they are
+// (n a std::integral_constant: kSweepRows, else 1 for a single valid row), masked(r) for a
+// padded row.
+template <class Rows, class Masked>
+void sweep_rows(const float* mask, int64_t r0, int64_t r1, Rows&& rows, Masked&& masked) {
+  for (int64_t r = r0; r < r1;) {
+    if (r + kSweepRows <= r1 && sweep_valid(mask, r)) {
+      rows(r, std::integral_constant<int, kSweepRows>{});
+      r += kSweepRows;
+      continue;
+    }
+    if (valid(mask, r)) rows(r, std::integral_constant<int, 1>{});
+    else masked(r);
+    ++r;
+  }
 }
 
 // y = (x - m) * a + b for kRows rows.
@@ -292,16 +310,10 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
     mh[c] = mean[c];
   }
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1;) {
-      if (r + kSweepRows <= r1 && sweep_valid(mask, r)) {
-        apply_rows<kSweepRows>(x + r * C, y + r * C, sc, sb, mh, C);
-        r += kSweepRows;
-        continue;
-      }
-      if (valid(mask, r)) apply_rows<1>(x + r * C, y + r * C, sc, sb, mh, C);
-      else std::fill(y + r * C, y + (r + 1) * C, 0.0f);
-      ++r;
-    }
+    sweep_rows(
+        mask, r0, r1,
+        [&](int64_t r, auto n) { apply_rows<decltype(n)::value>(x + r * C, y + r * C, sc, sb, mh, C); },
+        [&](int64_t r) { std::fill(y + r * C, y + (r + 1) * C, 0.0f); });
   });
 }
 
@@ -395,22 +407,17 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   float* dx = grads.dx;
   const bool add = grads.dx_add;
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1;) {
-      const int64_t at = r * C;
-      if (r + kSweepRows <= r1 && sweep_valid(mask, r)) {
-        if (add) finish_rows<kSweepRows, true>(dy + at, x + at, dx + at, p, q, s, mh, C);
-        else finish_rows<kSweepRows, false>(dy + at, x + at, dx + at, p, q, s, mh, C);
-        r += kSweepRows;
-        continue;
-      }
-      if (valid(mask, r)) {
-        if (add) finish_rows<1, true>(dy + at, x + at, dx + at, p, q, s, mh, C);
-        else finish_rows<1, false>(dy + at, x + at, dx + at, p, q, s, mh, C);
-      } else if (!add) {
-        std::fill(dx + at, dx + at + C, 0.0f);
-      }
-      ++r;
-    }
+    sweep_rows(
+        mask, r0, r1,
+        [&](int64_t r, auto n) {
+          constexpr int k = decltype(n)::value;
+          const int64_t at = r * C;
+          if (add) finish_rows<k, true>(dy + at, x + at, dx + at, p, q, s, mh, C);
+          else finish_rows<k, false>(dy + at, x + at, dx + at, p, q, s, mh, C);
+        },
+        [&](int64_t r) {
+          if (!add) std::fill(dx + r * C, dx + (r + 1) * C, 0.0f);
+        });
   });
 }
 
