@@ -16,16 +16,18 @@ bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K) {
   return M <= 4 && K >= 32 && N * K <= (int64_t{1} << 18);
 }
 
-}  // namespace
-
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, const float* B, float beta, float* C) {
-  sgemm(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
+void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+               int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
+              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
+              beta, C, static_cast<int>(ldc));
 }
 
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          bool repeated) {
   if (M == 0 || N == 0) return;
   if (K == 0) {  // BLAS may not touch C when K == 0: apply beta ourselves
     for (int64_t i = 0; i < M; ++i)
@@ -52,10 +54,46 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     }
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
-              beta, C, static_cast<int>(ldc));
+  const int parts = repeated ? repeated_gemm_parts(M, N, K) : 1;
+  if (parts > 1) {
+    // Rows (or columns) of C in `parts` blocks, multiples of 16 (whole micro-kernel tiles), one
+    // single-threaded call each. The blocks depend only on (M, N, threads): deterministic, but
+    // the rounding may differ from the unsplit call's (OpenBLAS picks kernels by block shape).
+    const bool by_rows = M >= N;
+    const int64_t len = by_rows ? M : N;
+    auto edge = [&](int64_t p) { return p == parts ? len : (len * p / parts) / 16 * 16; };
+    parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t b = edge(p), e = edge(p + 1);
+        if (by_rows)
+          gemm_call(trans_a, trans_b, e - b, N, K, alpha, trans_a ? A + b : A + b * lda, lda, B,
+                    ldb, beta, C + b * ldc, ldc);
+        else
+          gemm_call(trans_a, trans_b, M, e - b, K, alpha, A, lda, trans_b ? B + b * ldb : B + b,
+                    ldb, beta, C + b, ldc);
+      }
+    });
+    return;
+  }
+  gemm_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, const float* B, float beta, float* C) {
+  sgemm(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc) {
+  gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
+}
+
+void sgemm_repeated(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, const float* B, float beta, float* C) {
+  gemm(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N, true);
 }
 
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

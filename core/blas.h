@@ -18,6 +18,15 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
 
+// sgemm for a product repeated over many steps with the same weight (an RNN's recurrence: h·Uᵀ,
+// d·U and dU += dᵀ·h at every time step). With 2+ threads, products too small for OpenBLAS's
+// own threads are split over the pool's threads by rows or columns of C, one single-threaded
+// call per part: each core then keeps its share of the weight in its own L2 from step to step.
+// For a product run once (an MLP layer) the same split does not pay: the second core fetches
+// its operands from the first core's cache every time (docs/performance.md, step 20).
+void sgemm_repeated(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, const float* B, float beta, float* C);
+
 // A naive triple loop with the same contract, double accumulation: the test reference only.
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, const float* B, float beta, float* C);

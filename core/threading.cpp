@@ -253,6 +253,24 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   }
 }
 
+// nl::sgemm_repeated splits products from this many multiply-adds up to kThreadedGemmMinWork
+// over the pool's threads, one single-threaded OpenBLAS call per part. A pool worker woken
+// within the last 50 µs is still spinning and starts at once, and in an RNN's time loop it
+// always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256 products and
+// 256x256x32 weight gradients, 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from 256 K on,
+// rnn_ln_b4's 256x256x4 weight gradients split too and its step ran 0.83x as fast.
+constexpr double kRepeatedSplitMinWork = 1024.0 * 1024;
+
+int repeated_gemm_parts(int64_t M, int64_t N, int64_t K) {
+  if (t_in_job) return 1;
+  const int all = num_threads();
+  if (all < 2) return 1;
+  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  if (work < kRepeatedSplitMinWork || work >= kThreadedGemmMinWork) return 1;
+  if (std::max(M, N) < 32 * all) return 1;  // parts of at least 32 rows or columns
+  return all;
+}
+
 bool inside_parallel_task() { return t_in_job; }
 
 int parallel_chunks(int64_t n, int64_t grain) {

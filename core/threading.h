@@ -24,6 +24,9 @@ void set_num_threads(int n);
 // parallel_for task it changes nothing: the pool's threads are all busy there, and OpenBLAS
 // runs products below its own threshold (kBlasSingleThreadMNK, core/blas.h) on the calling thread.
 void choose_blas_threads(int64_t M, int64_t N, int64_t K);
+// Into how many parts nl::sgemm_repeated splits an M×N×K product over the pool (1: not split;
+// the product then runs as one OpenBLAS call, threaded or not by choose_blas_threads).
+int repeated_gemm_parts(int64_t M, int64_t N, int64_t K);
 // Whether the calling thread is running a parallel_for task (where nested loops run inline).
 bool inside_parallel_task();
 

@@ -32,7 +32,8 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
   const float* px = xw.data() + t * H;
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(out.data() + b * H, px + b * T * H, sizeof(float) * H);
-  if (has_h) sgemm(false, true, B, H, H, 1.0f, h_prev.data(), w_hh.data(), 1.0f, out.data());
+  if (has_h)
+    sgemm_repeated(false, true, B, H, H, 1.0f, h_prev.data(), w_hh.data(), 1.0f, out.data());
 
   // Without h_prev (zeros) neither h_prev nor w_hh reach the output.
   if (needs_grad({&xw, has_h ? &h_prev : &xw, has_h ? &w_hh : &xw})) {
@@ -52,11 +53,13 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
           bool fresh = false;
           if (g.needs(1)) {  // dh_prev = d · w_hh
             Tensor& dh = g.target(1, &fresh);
-            sgemm(false, false, B, H, H, 1.0f, d.data(), w.data(), fresh ? 0.0f : 1.0f, dh.data());
+            sgemm_repeated(false, false, B, H, H, 1.0f, d.data(), w.data(), fresh ? 0.0f : 1.0f,
+                           dh.data());
           }
           if (g.needs(2)) {  // dw_hh = dᵀ · h_prev
             Tensor& dw = g.target(2, &fresh);
-            sgemm(true, false, H, H, B, 1.0f, d.data(), h.data(), fresh ? 0.0f : 1.0f, dw.data());
+            sgemm_repeated(true, false, H, H, B, 1.0f, d.data(), h.data(), fresh ? 0.0f : 1.0f,
+                           dw.data());
           }
         });
   }

@@ -172,3 +172,48 @@ TEST_CASE("small GEMMs run on one OpenBLAS thread, large ones on all", "[threads
   sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 1);
 }
+
+TEST_CASE("sgemm_repeated splits mid-size products over the pool at 2+ threads only",
+          "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(1);
+  REQUIRE(repeated_gemm_parts(32, 256, 256) == 1);  // one thread: nothing to split over
+  set_num_threads(2);
+  REQUIRE(repeated_gemm_parts(32, 256, 256) == 2);   // an RNN step's h·Uᵀ (2 M multiply-adds)
+  REQUIRE(repeated_gemm_parts(256, 256, 32) == 2);   // its weight gradient
+  REQUIRE(repeated_gemm_parts(256, 256, 4) == 1);    // batch 4: too small to pay for a worker
+  REQUIRE(repeated_gemm_parts(512, 512, 512) == 1);  // OpenBLAS threads it itself
+  REQUIRE(repeated_gemm_parts(16, 2048, 64) == 2);   // split along the longer side
+  REQUIRE(repeated_gemm_parts(48, 48, 1024) == 1);   // parts would be under 32 rows/columns
+  std::atomic<int> inside{0};
+  parallel_for(2, 1, [&](int64_t, int64_t) { inside += repeated_gemm_parts(32, 256, 256); });
+  REQUIRE(inside == 2);  // inside a pool task: never split (the pool is busy)
+}
+
+TEST_CASE("sgemm_repeated agrees with the reference for every transpose, split or not",
+          "[threads]") {
+  ThreadsGuard guard;
+  Rng rng(11);
+  // (M, N, K): split by columns (M < N), by rows (M >= N) with a ragged last part, and unsplit.
+  const int64_t shapes[][3] = {{32, 256, 256}, {200, 72, 160}, {8, 40, 16}};
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& s : shapes) {
+      const int64_t M = s[0], N = s[1], K = s[2];
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          Tensor a = Tensor::uniform({M * K}, -1, 1, rng), b = Tensor::uniform({K * N}, -1, 1, rng);
+          Tensor c = Tensor::uniform({M * N}, -1, 1, rng);
+          std::vector<float> want(c.data(), c.data() + M * N);
+          sgemm_reference(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, want.data());
+          sgemm_repeated(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, c.data());
+          double worst = 0.0;
+          for (int64_t i = 0; i < M * N; ++i)
+            worst = std::max(worst, std::abs(static_cast<double>(c.data()[i]) - want[i]));
+          INFO("threads " << threads << " M " << M << " N " << N << " K " << K << " ta " << ta
+                          << " tb " << tb);
+          REQUIRE(worst < 1e-4);
+        }
+    }
+  }
+}
