@@ -13,9 +13,11 @@ namespace kernels {
 // Per-channel batch statistics over the valid rows (mask == null, or mask[r] != 0).
 // x: (R, C); mask: (R) or null; n: number of valid rows (> 0).
 // Outputs (C): mean = mean_hi + mean_lo (split_mean), var (biased; may be null), rstd.
-// Two passes with float accumulation inside blocks of rows (the block stays in cache; the second
-// pass sums deviations from the block's mean), blocks merged in double by Chan et al.'s pairwise
-// update: x is streamed from memory once. Rows are split across threads in a fixed partition
+// Float accumulation inside blocks of rows, blocks merged in double by Chan et al.'s pairwise
+// update: x is streamed from memory once. A block sums deviations from a shift close to its
+// mean: the mean of the rows before it (one pass), or, for a chunk's first block and wherever
+// that shift is more than a standard deviation off, the block's own float mean (two passes,
+// the second from cache). Rows are split across threads in a fixed partition
 // with partials merged in a fixed order: results do not depend on the thread count.
 void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
                      float* mean, float* mean_lo, float* var, float* rstd);

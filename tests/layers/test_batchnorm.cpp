@@ -247,6 +247,35 @@ TEST_CASE("BatchNorm features of mean 1e4 and std 1e-2 match a double reference 
   CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-3);  // O(1) outputs: 1e-3 relative, 1e-3 floor
 }
 
+TEST_CASE("BatchNorm statistics stay accurate when the row blocks' means differ (sorted rows)",
+          "[layers][batchnorm][numerics]") {
+  // 1638 rows per statistics block at C = 20: block k holds rows of mean 1e3·k + 1e4, std 1, so
+  // the one-pass shift (the mean of the rows before) is far off and those blocks take two
+  // passes; the unsorted copy takes one pass after the first block. Both against double.
+  const int64_t R = 6000, C = 20;
+  Rng rng(71);
+  Tensor noise = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
+  for (bool sorted : {true, false}) {
+    Tensor x = Tensor::empty({R, C});
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t block = (sorted ? r : (r * 7919) % R) / 1638;
+      for (int64_t c = 0; c < C; ++c)
+        x.data()[r * C + c] = 1e4f + 1e3f * static_cast<float>(block) + noise.data()[r * C + c];
+    }
+    Tensor mean = Tensor::empty({C}), lo = Tensor::empty({C}), var = Tensor::empty({C}),
+           rstd = Tensor::empty({C});
+    kernels::batchnorm_stats(x.data(), nullptr, R, C, 1e-5f, mean.data(), lo.data(), var.data(),
+                             rstd.data());
+    auto ref = kernels::batchnorm_reference(x, Tensor(), Tensor(), Tensor(), Tensor(), 1e-5, true);
+    for (int64_t c = 0; c < C; ++c) {
+      INFO("sorted " << sorted << " channel " << c);
+      CHECK(std::abs(mean.data()[c] + static_cast<double>(lo.data()[c]) - ref.mean[c]) <
+            1e-6 * ref.mean[c]);
+      CHECK(std::abs(var.data()[c] - ref.var[c]) <= 1e-5 * ref.var[c]);
+    }
+  }
+}
+
 TEST_CASE("BatchNorm of a constant feature gives beta and finite gradients (no NaN)",
           "[layers][batchnorm][numerics]") {
   auto bn = make_bn(3, 61);
