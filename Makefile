@@ -65,6 +65,7 @@ bench: build
 # normlab vs PyTorch eager (if python3-torch is installed) on the same benchmarks, one table at
 # 1 and 2 threads with the same-run sgemm / STREAM floors (docs/performance.md). ~1.5 min on a quiet machine.
 # Never part of `make test`. Options: make bench-compare COMPARE_ARGS="--filter step/ --threads 1"
+# (a regex anchor is $$ for make, in single quotes for the shell: COMPARE_ARGS='--filter step/rnn$$').
 PY3 := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 bench-compare: build
 	@$(PY3) scripts/bench-compare.py --normlab $(BUILD)/bin/normlab $(COMPARE_ARGS)
