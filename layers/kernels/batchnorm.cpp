@@ -3,9 +3,9 @@
 #include "layers/kernels/batchnorm.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
