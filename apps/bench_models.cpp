@@ -2,6 +2,9 @@
 // reference workloads of ../shared/anchors/WORKLOADS.md (train/workloads.h). With --torch FILE
 // (the models.txt JSON lines that anchors/pytorch/run.sh writes) PyTorch's numbers from the
 // same machine are printed alongside: config t1 when normlab runs on 1 thread, t1b2 on 2.
+// With --memory it prints the steady-state check instead (train/steady_state.h): resident set
+// at step 100 and at step --memory-steps, page faults and system allocations per step between.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -13,6 +16,7 @@
 #include "core/normlab.h"
 #include "core/storage.h"
 #include "core/timing.h"
+#include "train/steady_state.h"
 #include "train/workloads.h"
 
 namespace nl::cli {
@@ -34,6 +38,47 @@ std::map<std::pair<std::string, std::string>, double> read_torch(const std::stri
   return out;
 }
 
+bool selected(const std::string& only, const std::string& name) {
+  return only.empty() || ("," + only + ",").find("," + name + ",") != std::string::npos;
+}
+
+// Every name in --only must be a workload: a typo would otherwise print an empty table.
+void check_only(const std::string& only) {
+  if (only.empty()) return;
+  std::vector<std::string> names;
+  for (const ReferenceWorkload& w : reference_workloads()) names.push_back(w.name);
+  for (size_t begin = 0; begin <= only.size();) {
+    const size_t end = std::min(only.find(',', begin), only.size());
+    const std::string name = only.substr(begin, end - begin);
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      const std::string near = closest_match(name, names);
+      std::string all;
+      for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+      throw ConfigError("bench models: --only: unknown workload '" + name + "'" +
+                        (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                        "; the workloads: " + all);
+    }
+    begin = end + 1;
+  }
+}
+
+// The --memory table: one workload at a time (the counters are the process's).
+void print_steady_state(const std::string& only, int64_t first, int64_t last) {
+  std::printf("normlab bench models --memory: steady state of a training step, %d thread(s)\n",
+              num_threads());
+  std::printf("%-10s %14s %14s %16s %16s %10s\n", "workload",
+              ("RSS MiB @" + std::to_string(first)).c_str(),
+              ("RSS MiB @" + std::to_string(last)).c_str(), "page faults/step", "sys allocs/step",
+              "cached MiB");
+  for (const ReferenceWorkload& w : reference_workloads()) {
+    if (!selected(only, w.name)) continue;
+    const SteadyState s = measure_steady_state(w, first, last);
+    std::printf("%-10s %14.1f %14.1f %16.3f %16.3f %10.1f\n", w.name.c_str(), s.rss_mb_first,
+                s.rss_mb_last, s.minflt_per_step, s.allocs_per_step, s.cached_mb);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 void register_bench_models(CLI::App& bench) {
@@ -45,7 +90,19 @@ void register_bench_models(CLI::App& bench) {
   cmd->add_option("--reps", reps, "timed steps per workload (after 3 warm-up steps)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--torch", torch_file, "PyTorch results (models.txt from anchors/pytorch/run.sh)");
+  static bool memory = false;
+  static int memory_steps = 1000;
+  cmd->add_flag("--memory", memory,
+                "instead of timing: RSS at step 100 and at step --memory-steps, page faults and "
+                "system allocations per step in between (0 = steady state; lm_ln: ~1 min)");
+  cmd->add_option("--memory-steps", memory_steps, "last step of --memory")
+      ->capture_default_str()->check(CLI::Range(101, 1000000));
   cmd->callback([] {
+    check_only(only);
+    if (memory) {
+      print_steady_state(only, 100, memory_steps);
+      return;
+    }
     std::map<std::pair<std::string, std::string>, double> torch;
     if (!torch_file.empty()) torch = read_torch(torch_file);
     const std::string cfg = num_threads() == 1 ? "t1" : "t1b2";
@@ -55,7 +112,7 @@ void register_bench_models(CLI::App& bench) {
     if (!torch.empty()) std::printf(" %12s %7s", ("torch " + cfg).c_str(), "ratio");
     std::printf("\n");
     for (const ReferenceWorkload& w : reference_workloads()) {
-      if (!only.empty() && ("," + only + ",").find("," + w.name + ",") == std::string::npos) continue;
+      if (!selected(only, w.name)) continue;
       WorkloadRunner runner(w);
       auto step = [&] { runner.step(); };
       step(), step();  // warm-up beyond time_it's one: buffers, caches, Adam state

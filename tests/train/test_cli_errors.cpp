@@ -66,3 +66,11 @@ TEST_CASE("cli errors: checkpoint metadata nested too deeply is refused naming t
   REQUIRE_THROWS_MENTIONING(load_checkpoint(p), p.c_str(), "'config' nested too deeply");
   fs::remove_all(dir);
 }
+
+TEST_CASE("cli errors: bench models --only names an unknown workload and the closest one",
+          "[train][cli][cli_errors]") {
+  check_usage_error(run_normlab({"bench", "models", "--only", "mlp,lm_lnn"}),
+                    {"--only", "'lm_lnn'", "did you mean 'lm_ln'", "mlp_bn_b4"});
+  check_usage_error(run_normlab({"bench", "models", "--memory", "--memory-steps", "50"}),
+                    {"--memory-steps", "50"});
+}
