@@ -66,6 +66,7 @@ bench: build
 # 1 and 2 threads with the same-run sgemm / STREAM floors (docs/performance.md). ~1.5 min on a quiet machine.
 # Never part of `make test`. Options: make bench-compare COMPARE_ARGS="--filter step/ --threads 1"
 # (a regex anchor is $$ for make, in single quotes for the shell: COMPARE_ARGS='--filter step/rnn$$').
+# --rounds 3 measures each benchmark 3 times, ours and PyTorch alternating, with the ratio range.
 PY3 := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 bench-compare: build
 	@$(PY3) scripts/bench-compare.py --normlab $(BUILD)/bin/normlab $(COMPARE_ARGS)

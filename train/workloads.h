@@ -20,7 +20,7 @@ struct ReferenceWorkload {
   json model;              // the "model" config section
   DatasetInfo info;
   int64_t B = 0, T = 0;    // batch, sequence length (T = 0: flat inputs)
-  double gflop = 0;        // matmul GFLOP per training step (3 x forward, causal mask ignored)
+  double gflop = 0;        // matmul GFLOP per training step (3 x forward but no input-data gradient; causal mask ignored)
 };
 
 // Every workload of WORKLOADS.md, in its order.
