@@ -21,11 +21,11 @@ table then shows the medians over rounds, the median of the per-round ratios, an
 (min-max) in a last column: on this shared host one round's ratio moves by 10-30 %, so a target
 near the edge is judged on the median and its range, not on one pair.
 """
-import statistics
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -167,7 +167,7 @@ def main():
             mine = {k: statistics.median(r[k] for r in mine_runs) for k in ("median_ms", "cpu_ms")}
             theirs = ({k: statistics.median(r[k] for r in theirs_runs) for k in ("median_ms", "cpu_ms")}
                       if theirs_runs and len(theirs_runs) == len(mine_runs) else None)
-            fl = floor_ms(name, dict(mine_runs[0], **mine), ceil)
+            fl = floor_ms(name, mine_runs[0], ceil)  # FLOPs or bytes / ceiling: the same every round
             if name.startswith("matmul/"):  # the floor of a matmul: raw sgemm, same shape, same run
                 raw = ours(args.normlab, threads, "sgemm/" + name.split("/")[1], args.repeat)
                 fl = raw["median_ms"] if raw else fl
