@@ -17,9 +17,8 @@ namespace {
 
 constexpr size_t kAlign = 64;
 // Blocks of at least this size start on a huge-page boundary and are offered to the kernel as
-// transparent huge pages (madvise: in the kernel's "madvise" THP mode, this machine's, only advised
-// memory gets them).
-// A 32 MB array then takes 16 TLB entries instead of 8192: in paired runs the norm kernels at
+// transparent huge pages (madvise: in the kernel's "madvise" THP mode, this machine's, only
+// advised memory gets them). A 32 MB array then takes 16 TLB entries instead of 8192: in paired runs the norm kernels at
 // 8192x1024 ran 1.01-1.03x faster and a DRAM triad 1.04-1.06x; the training steps, whose
 // tensors are smaller, did not change (docs/performance.md, sixth round; scripts/thp-ab.cpp).
 // NORMLAB_HUGE_PAGES=0 turns it off, for A/B measurements.
@@ -45,6 +44,7 @@ void* system_alloc(size_t cls) {
   if (!p) throw std::bad_alloc();
   return p;
 }
+
 // The cache never holds more than this; blocks freed beyond it go back to the system.
 constexpr size_t kMaxCachedBytes = size_t(2) << 30;
 
