@@ -7,6 +7,20 @@
 
 namespace {
 
+// AddressSanitizer keeps freed memory in quarantine (and poisons it) instead of reusing it, so
+// under it the resident set grows with every freed scratch vector, by design.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kResidentSetMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kResidentSetMeaningful = false;
+#else
+constexpr bool kResidentSetMeaningful = true;
+#endif
+#else
+constexpr bool kResidentSetMeaningful = true;
+#endif
+
 const nl::ReferenceWorkload& workload(const std::string& name) {
   static const auto all = nl::reference_workloads();
   for (const auto& w : all)
@@ -28,7 +42,7 @@ TEST_CASE("a training step reaches a steady state: no system allocation, no grow
     REQUIRE(s.rss_mb_first > 0.0);
     // Every buffer of a step comes back from the allocator's cache: the resident set stays put
     // (a little slack for the C library's own bookkeeping) and the cache holds the step's blocks.
-    REQUIRE(s.rss_mb_last <= s.rss_mb_first + 1.0);
+    if (kResidentSetMeaningful) REQUIRE(s.rss_mb_last <= s.rss_mb_first + 1.0);
     REQUIRE(s.cached_mb > 0.0);
   }
 }
