@@ -12,10 +12,22 @@
 
 namespace nl::test {
 
+// The rest of an open stream as text ("" when it cannot be read). A read can fail after the
+// open succeeded: /proc/PID/stat of a process that exits in between gives ESRCH, which
+// libstdc++ throws from the stream buffer whatever the stream's exception mask (the kill-safe
+// sweep test scans /proc while it kills processes).
+inline std::string read_rest(std::istream& in) {
+  try {
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  } catch (const std::ios_base::failure&) {
+    return "";
+  }
+}
+
 // A whole file as text ("" when it cannot be read).
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return read_rest(in);
 }
 
 // Runs gradcheck and fails the test with the worst element when it does not pass.

@@ -155,6 +155,24 @@ int count_summaries(const fs::path& exp_dir) {
 
 }  // namespace
 
+TEST_CASE("reading /proc of a process that exits after the open gives no text, not an exception",
+          "[lab][sweep]") {
+  // What the scan above meets when it races a kill: the open succeeds, the read fails (ESRCH).
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+  REQUIRE(stat.is_open());
+  kill(child, SIGKILL);
+  REQUIRE(waitpid(child, nullptr, 0) == child);
+  std::string text = "unset";
+  REQUIRE_NOTHROW(text = nl::test::read_rest(stat));
+  REQUIRE(text.empty());
+}
+
 TEST_CASE("kill-safe sweep: SIGKILL the sweep at random moments, rerun, every run once and bit-identical",
           "[lab][sweep][kill][sweep_kill]") {
   const fs::path dir = fs::temp_directory_path() / ("normlab_test_sweep_kill_" + std::to_string(getpid()));

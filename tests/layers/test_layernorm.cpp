@@ -21,7 +21,7 @@ double worst_rel(const float* a, const std::vector<double>& ref, double atol) {
 }
 
 std::shared_ptr<LayerNorm> make_ln(const Shape& shape, bool affine, uint64_t seed) {
-  auto ln = std::make_shared<LayerNorm>(LayerNormOptions{shape, 1e-5, affine});
+  auto ln = std::make_shared<LayerNorm>(LayerNormOptions{shape, 1e-5, affine, ""});
   if (affine) {  // non-trivial gamma/beta so their index and their gradients matter
     Rng rng(seed);
     ln->weight.copy_(Tensor::uniform(shape, 0.5f, 1.5f, rng));
@@ -125,7 +125,7 @@ TEST_CASE("LayerNorm agrees with the same function composed from primitive ops",
 TEST_CASE("LayerNorm of x = 1 0 0 0 is 1.732 -0.577 -0.577 -0.577 (biased var, eps in sqrt)",
           "[layers][layernorm]") {
   // Pitfall 9: unbiased std with eps added to the std would give [1.5,-0.5,-0.5,-0.5].
-  LayerNorm ln(LayerNormOptions{{4}, 1e-5, true});
+  LayerNorm ln(LayerNormOptions{{4}, 1e-5, true, ""});
   Tensor y = ln.forward(Tensor::from_vector({1, 0, 0, 0}, {1, 4}));
   const double var = 3.0 / 16.0;  // mean 1/4, biased variance
   const double rs = 1.0 / std::sqrt(var + 1e-5);
@@ -261,9 +261,9 @@ TEST_CASE("LayerNorm backward adds into existing gradients", "[layers][layernorm
 }
 
 TEST_CASE("LayerNorm errors name the op and the shapes", "[layers][layernorm][errors]") {
-  LayerNorm ln(LayerNormOptions{{4}, 1e-5, true});
+  LayerNorm ln(LayerNormOptions{{4}, 1e-5, true, ""});
   REQUIRE_THROWS_MENTIONING(ln.forward(Tensor::zeros({2, 5})), "layer_norm", "(2, 5)", "(4,)");
-  REQUIRE_THROWS_AS(LayerNorm(LayerNormOptions{{}, 1e-5, true}), ValueError);
+  REQUIRE_THROWS_AS(LayerNorm(LayerNormOptions{{}, 1e-5, true, ""}), ValueError);
   REQUIRE_THROWS_MENTIONING(layer_norm(Tensor::zeros({2, 4}), {4}, Tensor::ones({3}), Tensor()),
                             "weight", "(3,)");
 }
