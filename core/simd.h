@@ -2,10 +2,15 @@
 // auto-vectoriser handles badly: reductions over short rows, where the cost is the horizontal
 // sum and the loop bookkeeping rather than the arithmetic. The compiler lowers a Vf16 to one
 // AVX-512 register, two AVX registers or four SSE registers, whatever the build targets, so no
-// intrinsics and no per-ISA code paths. Loads and stores are unaligned (memcpy).
+// intrinsics and no per-ISA code paths. Loads and stores are unaligned (memcpy). The one
+// exception is store_stream (non-temporal stores have no portable spelling).
 #pragma once
 #include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 // Builds without AVX-512 note, at every call, that passing a 64-byte vector by value changes
 // the ABI. These helpers are inline and never cross a library boundary, so the note does not
@@ -28,6 +33,31 @@ inline Vf16 load(const float* p) {
 }
 inline void store(float* p, const Vf16& v) { std::memcpy(p, &v, sizeof v); }
 inline Vf16 splat(float s) { return Vf16{} + s; }
+
+// A store that bypasses the caches: no read-for-ownership of the destination line, and the
+// output does not evict what the next loads need. Only for outputs far larger than the caches
+// (the next reader would miss them anyway). p must be 64-byte aligned. Builds without AVX fall
+// back to an ordinary store. Call stream_fence() before another thread reads the data.
+inline void store_stream(float* p, const Vf16& v) {
+#if defined(__AVX512F__)
+  _mm512_stream_ps(p, reinterpret_cast<const __m512&>(v));
+#elif defined(__AVX__)
+  const Vf8 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  const Vf8 hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  _mm256_stream_ps(p, reinterpret_cast<const __m256&>(lo));
+  _mm256_stream_ps(p + 8, reinterpret_cast<const __m256&>(hi));
+#else
+  store(p, v);
+#endif
+}
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// Asks for the 64-byte line at p ahead of its use (a hint; never faults).
+inline void prefetch(const float* p) { __builtin_prefetch(p, 0, 3); }
 
 // The sum of the 16 lanes in a fixed tree order (halves added lane-wise, 16 → 8 → 4 → 2 → 1):
 // the same bits on every run, every thread count and every vector width the build targets.

@@ -160,22 +160,25 @@ void sweep_rows(const float* mask, int64_t r0, int64_t r1, Rows&& rows, Masked&&
   }
 }
 
-// y = (x - m) * a + b for kRows rows.
-template <int kRows>
+// y = (x - m) * a + b for kRows rows, written or (kStream) streamed past the caches.
+template <int kRows, bool kStream>
 void apply_rows(const float* x, float* y, const float* a, const float* b, const float* m,
                 int64_t C) {
   int64_t c = 0;
   for (; c + kWidth <= C; c += kWidth) {
     const Vf16 va = simd::load(a + c), vb = simd::load(b + c), vm = simd::load(m + c);
-    for (int i = 0; i < kRows; ++i)
-      simd::store(y + i * C + c, (simd::load(x + i * C + c) - vm) * va + vb);
+    for (int i = 0; i < kRows; ++i) {
+      const Vf16 v = (simd::load(x + i * C + c) - vm) * va + vb;
+      if constexpr (kStream) simd::store_stream(y + i * C + c, v);
+      else simd::store(y + i * C + c, v);
+    }
   }
   for (; c < C; ++c)
     for (int i = 0; i < kRows; ++i) y[i * C + c] = (x[i * C + c] - m[c]) * a[c] + b[c];
 }
 
-// dx = p*dy + q - s*(x - m) for kRows rows, written or (kAdd) added.
-template <int kRows, bool kAdd>
+// dx = p*dy + q - s*(x - m) for kRows rows, written, added or streamed (kMode).
+template <int kRows, OutStore kMode>
 void finish_rows(const float* dy, const float* x, float* dx, const float* p, const float* q,
                  const float* s, const float* m, int64_t C) {
   int64_t c = 0;
@@ -185,14 +188,16 @@ void finish_rows(const float* dy, const float* x, float* dx, const float* p, con
     for (int i = 0; i < kRows; ++i) {
       const int64_t at = i * C + c;
       const Vf16 v = vp * simd::load(dy + at) + vq - vs * (simd::load(x + at) - vm);
-      simd::store(dx + at, kAdd ? simd::load(dx + at) + v : v);
+      if constexpr (kMode == OutStore::kStream) simd::store_stream(dx + at, v);
+      else if constexpr (kMode == OutStore::kAdd) simd::store(dx + at, simd::load(dx + at) + v);
+      else simd::store(dx + at, v);
     }
   }
   for (; c < C; ++c)
     for (int i = 0; i < kRows; ++i) {
       const int64_t at = i * C + c;
       const float v = p[c] * dy[at] + q[c] - s[c] * (x[at] - m[c]);
-      dx[at] = kAdd ? dx[at] + v : v;
+      dx[at] = kMode == OutStore::kAdd ? dx[at] + v : v;
     }
 }
 
@@ -334,11 +339,17 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
                                static_cast<double>(mean_lo[c]) * sc[c]);
     mh[c] = mean[c];
   }
+  const bool stream = stream_output(y, R, C);
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     sweep_rows(
         mask, r0, r1,
-        [&](int64_t r, auto n) { apply_rows<decltype(n)::value>(x + r * C, y + r * C, sc, sb, mh, C); },
+        [&](int64_t r, auto n) {
+          constexpr int k = decltype(n)::value;
+          if (stream) apply_rows<k, true>(x + r * C, y + r * C, sc, sb, mh, C);
+          else apply_rows<k, false>(x + r * C, y + r * C, sc, sb, mh, C);
+        },
         [&](int64_t r) { std::fill(y + r * C, y + (r + 1) * C, 0.0f); });
+    if (stream) simd::stream_fence();  // before the pool hands y on
   });
 }
 
@@ -431,18 +442,23 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   }
   float* dx = grads.dx;
   const bool add = grads.dx_add;
+  const OutStore mode = add                          ? OutStore::kAdd
+                        : stream_output(dx, R, C) ? OutStore::kStream
+                                                     : OutStore::kWrite;
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
     sweep_rows(
         mask, r0, r1,
         [&](int64_t r, auto n) {
           constexpr int k = decltype(n)::value;
           const int64_t at = r * C;
-          if (add) finish_rows<k, true>(dy + at, x + at, dx + at, p, q, s, mh, C);
-          else finish_rows<k, false>(dy + at, x + at, dx + at, p, q, s, mh, C);
+          if (mode == OutStore::kAdd) finish_rows<k, OutStore::kAdd>(dy + at, x + at, dx + at, p, q, s, mh, C);
+          else if (mode == OutStore::kStream) finish_rows<k, OutStore::kStream>(dy + at, x + at, dx + at, p, q, s, mh, C);
+          else finish_rows<k, OutStore::kWrite>(dy + at, x + at, dx + at, p, q, s, mh, C);
         },
         [&](int64_t r) {
           if (!add) std::fill(dx + r * C, dx + (r + 1) * C, 0.0f);
         });
+    if (mode == OutStore::kStream) simd::stream_fence();  // before the pool hands dx on
   });
 }
 

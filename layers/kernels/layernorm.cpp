@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -112,9 +113,11 @@ void block_stats(const float* x, int64_t C, int n, float eps, float* mean_hi, fl
 }
 
 // y[j] = ((x[j] - mh) - ml) * rs * g[j] + b[j] for one row; kG/kB select the affine parts.
-template <bool kG, bool kB>
+// kStream: y is streamed past the caches and next_x (the row the next statistics pass reads) is
+// prefetched (see kStreamBytes in norm_common.h).
+template <bool kG, bool kB, bool kStream>
 void forward_row(const float* x, const float* g, const float* b, const RowStats& st, int64_t C,
-                 float* y) {
+                 float* y, const float* next_x) {
   const float mh = st.mean_hi, ml = st.mean_lo, rs = st.rstd;
   const Vf16 vmh = simd::splat(mh), vml = simd::splat(ml), vrs = simd::splat(rs);
   int64_t j = 0;
@@ -122,7 +125,12 @@ void forward_row(const float* x, const float* g, const float* b, const RowStats&
     Vf16 v = ((simd::load(x + j) - vmh) - vml) * vrs;
     if constexpr (kG) v *= simd::load(g + j);
     if constexpr (kB) v += simd::load(b + j);
-    simd::store(y + j, v);
+    if constexpr (kStream) {
+      if (next_x) simd::prefetch(next_x + j);
+      simd::store_stream(y + j, v);
+    } else {
+      simd::store(y + j, v);
+    }
   }
   for (; j < C; ++j) {
     float v = ((x[j] - mh) - ml) * rs;
@@ -132,14 +140,44 @@ void forward_row(const float* x, const float* g, const float* b, const RowStats&
   }
 }
 
+// Pass 2 of one row: dx = rs * (dŷ - a - x̂ b). next_x / next_dy (or null): the rows the next
+// pass 1 will read, asked for one line per vector while this pass works from L1.
+template <bool kG, OutStore kMode>
+void dx_row(const float* xr, const float* dyr, const float* g, const RowStats& st, float a,
+            float b, int64_t C, float* dxr, const float* next_x, const float* next_dy) {
+  const Vf16 vmh = simd::splat(st.mean_hi), vml = simd::splat(st.mean_lo);
+  const Vf16 vrs = simd::splat(st.rstd), va = simd::splat(a), vb = simd::splat(b);
+  int64_t j = 0;
+  for (; j + kWidth <= C; j += kWidth) {
+    if (next_x) {
+      simd::prefetch(next_x + j);
+      simd::prefetch(next_dy + j);
+    }
+    const Vf16 xh = ((simd::load(xr + j) - vmh) - vml) * vrs;
+    Vf16 d = simd::load(dyr + j);
+    if constexpr (kG) d *= simd::load(g + j);
+    const Vf16 v = vrs * (d - va - xh * vb);
+    if constexpr (kMode == OutStore::kStream) simd::store_stream(dxr + j, v);
+    else if constexpr (kMode == OutStore::kAdd) simd::store(dxr + j, simd::load(dxr + j) + v);
+    else simd::store(dxr + j, v);
+  }
+  for (; j < C; ++j) {  // kStream rows have no tail (C % kWidth == 0)
+    const float xh = ((xr[j] - st.mean_hi) - st.mean_lo) * st.rstd;
+    const float d = kG ? dyr[j] * g[j] : dyr[j];
+    const float v = st.rstd * (d - a - xh * b);
+    dxr[j] = kMode == OutStore::kAdd ? dxr[j] + v : v;
+  }
+}
+
 // kRows (1 or 2) consecutive rows of the backward that share gamma and the dgamma/dbeta
 // partials (two rows per sweep halve the partials' loads and stores). Pass 1 per row:
 // a = mean(dŷ), b = mean(dŷ x̂) in 16-float vectors; the rows' dy*x̂ / dy go into the
-// partials. Pass 2 per row: dx = rs * (dŷ - a - x̂ b), written or added.
-template <int kRows, bool kG, bool kParams>
+// partials. Pass 2 per row (dx_row): dx, written, added or streamed; next_x / next_dy as there.
+template <int kRows, OutStore kMode, bool kG, bool kParams>
 void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
                    const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
-                   float* const (&dx)[kRows], bool dx_add) {
+                   float* const (&dx)[kRows], const float* const (&next_x)[kRows],
+                   const float* const (&next_dy)[kRows]) {
   Vf16 vmh[kRows], vml[kRows], vrs[kRows], sa[kRows], sb[kRows];
   float ta[kRows], tb[kRows];
   for (int i = 0; i < kRows; ++i) {
@@ -187,36 +225,20 @@ void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRow
   for (int i = 0; i < kRows; ++i) {
     const float a = (simd::hsum(sa[i]) + ta[i]) * inv_c;
     const float b = (simd::hsum(sb[i]) + tb[i]) * inv_c;
-    const float mh = st[i].mean_hi, ml = st[i].mean_lo, rs = st[i].rstd;
-    const Vf16 va = simd::splat(a), vb = simd::splat(b);
-    const float* xr = x[i];
-    const float* dyr = dy[i];
-    float* dxr = dx[i];
-    for (j = 0; j + kWidth <= C; j += kWidth) {
-      const Vf16 xh = ((simd::load(xr + j) - vmh[i]) - vml[i]) * vrs[i];
-      Vf16 d = simd::load(dyr + j);
-      if constexpr (kG) d *= simd::load(g + j);
-      const Vf16 v = vrs[i] * (d - va - xh * vb);
-      simd::store(dxr + j, dx_add ? simd::load(dxr + j) + v : v);
-    }
-    for (; j < C; ++j) {
-      const float xh = ((xr[j] - mh) - ml) * rs;
-      const float d = kG ? dyr[j] * g[j] : dyr[j];
-      const float v = rs * (d - a - xh * b);
-      dxr[j] = dx_add ? dxr[j] + v : v;
-    }
+    dx_row<kG, kMode>(x[i], dy[i], g, st[i], a, b, C, dx[i], next_x[i], next_dy[i]);
   }
 }
 
 // Dispatches on (gamma?, partials?) for kRows rows.
-template <int kRows>
+template <int kRows, OutStore kMode>
 void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
                    const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
-                   float* const (&dx)[kRows], bool dx_add) {
-  if (g && pdg) backward_rows<kRows, true, true>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
-  else if (g) backward_rows<kRows, true, false>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
-  else if (pdg) backward_rows<kRows, false, true>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
-  else backward_rows<kRows, false, false>(dy, x, st, g, C, pdg, pdb, dx, dx_add);
+                   float* const (&dx)[kRows], const float* const (&next_x)[kRows],
+                   const float* const (&next_dy)[kRows]) {
+  if (g && pdg) backward_rows<kRows, kMode, true, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else if (g) backward_rows<kRows, kMode, true, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else if (pdg) backward_rows<kRows, kMode, false, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else backward_rows<kRows, kMode, false, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
 }
 
 }  // namespace
@@ -225,7 +247,11 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
                        int64_t C, int64_t groups, float eps, float* y, float* mean,
                        float* mean_lo, float* rstd) {
   if (C <= 0) return;
-  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+  // Rows [r0, r1), a block of rows at a time: the block's statistics, then its outputs. The
+  // streamed and the ordinary loop are separate instantiations (a runtime test per row cost
+  // the ordinary loop a few % at 2048x128).
+  auto rows = [&](int64_t r0, int64_t r1, auto stream) {
+    constexpr bool kStream = decltype(stream)::value;
     const int64_t block = stat_block_rows(C);
     for (int64_t rb = r0; rb < r1; rb += block) {
       const int n = static_cast<int>(std::min<int64_t>(block, r1 - rb));
@@ -237,13 +263,20 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
         const int64_t off = (r % groups) * C;
         const float* g = gamma ? gamma + off : nullptr;
         const float* b = beta ? beta + off : nullptr;
-        if (g && b) forward_row<true, true>(xr, g, b, st, C, yr);
-        else if (g) forward_row<true, false>(xr, g, b, st, C, yr);
-        else if (b) forward_row<false, true>(xr, g, b, st, C, yr);
-        else forward_row<false, false>(xr, g, b, st, C, yr);
+        // The row the next block's statistics read first (prefetched while y streams).
+        const float* nx = kStream && r + n < r1 ? xr + n * C : nullptr;
+        if (g && b) forward_row<true, true, kStream>(xr, g, b, st, C, yr, nx);
+        else if (g) forward_row<true, false, kStream>(xr, g, b, st, C, yr, nx);
+        else if (b) forward_row<false, true, kStream>(xr, g, b, st, C, yr, nx);
+        else forward_row<false, false, kStream>(xr, g, b, st, C, yr, nx);
       }
     }
-  });
+    if constexpr (kStream) simd::stream_fence();  // before the pool hands y on
+  };
+  if (stream_output(y, R, C))
+    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) { rows(r0, r1, std::true_type{}); });
+  else
+    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) { rows(r0, r1, std::false_type{}); });
 }
 
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
@@ -256,11 +289,17 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   const int chunks = parallel_chunks(R, grain);
   // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order.
   std::vector<float> partial(params ? static_cast<size_t>(2 * chunks * P) : 0, 0.0f);
-  parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {
+  // Rows [r0, r1) of chunk c, dx stored as kMode says (one instantiation per mode).
+  auto rows = [&](int c, int64_t r0, int64_t r1, auto mode) {
+    constexpr OutStore kMode = decltype(mode)::value;
     float* pdg = params ? partial.data() + 2 * c * P : nullptr;
     float* pdb = params ? pdg + P : nullptr;
     auto row_stats = [&](int64_t r) { return RowStats{mean[r], mean_lo[r], rstd[r]}; };
-    auto dx_row = [&](int64_t r) { return grads.dx ? grads.dx + r * C : nullptr; };
+    auto dx_of = [&](int64_t r) { return grads.dx ? grads.dx + r * C : nullptr; };
+    // The rows pass 1 reads next, prefetched by pass 2 when dx streams (else null).
+    auto ahead = [&](const float* base, int64_t r) {
+      return kMode == OutStore::kStream && r < r1 ? base + r * C : nullptr;
+    };
     int64_t r = r0;
     // Rows in pairs where they share the affine block (always, unless GroupNorm's groups > 1).
     if (groups == 1)
@@ -268,19 +307,33 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
         const float* const dyp[2] = {dy + r * C, dy + (r + 1) * C};
         const float* const xp[2] = {x + r * C, x + (r + 1) * C};
         const RowStats stp[2] = {row_stats(r), row_stats(r + 1)};
-        float* const dxp[2] = {dx_row(r), dx_row(r + 1)};
-        backward_rows<2>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, grads.dx_add);
+        float* const dxp[2] = {dx_of(r), dx_of(r + 1)};
+        const float* const nx[2] = {ahead(x, r + 2), ahead(x, r + 3)};
+        const float* const ndy[2] = {ahead(dy, r + 2), ahead(dy, r + 3)};
+        backward_rows<2, kMode>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, nx, ndy);
       }
     for (; r < r1; ++r) {
       const int64_t off = (r % groups) * C;
       const float* const dyp[1] = {dy + r * C};
       const float* const xp[1] = {x + r * C};
       const RowStats stp[1] = {row_stats(r)};
-      float* const dxp[1] = {dx_row(r)};
-      backward_rows<1>(dyp, xp, stp, gamma ? gamma + off : nullptr, C, pdg ? pdg + off : nullptr,
-                       pdb ? pdb + off : nullptr, dxp, grads.dx_add);
+      float* const dxp[1] = {dx_of(r)};
+      const float* const nx[1] = {ahead(x, r + 1)};
+      const float* const ndy[1] = {ahead(dy, r + 1)};
+      backward_rows<1, kMode>(dyp, xp, stp, gamma ? gamma + off : nullptr, C,
+                              pdg ? pdg + off : nullptr, pdb ? pdb + off : nullptr, dxp, nx, ndy);
     }
-  });
+    if constexpr (kMode == OutStore::kStream) simd::stream_fence();  // before the pool hands dx on
+  };
+  using Stream = std::integral_constant<OutStore, OutStore::kStream>;
+  using Add = std::integral_constant<OutStore, OutStore::kAdd>;
+  using Write = std::integral_constant<OutStore, OutStore::kWrite>;
+  if (grads.dx_add)
+    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, Add{}); });
+  else if (stream_output(grads.dx, R, C))
+    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, Stream{}); });
+  else
+    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, Write{}); });
   if (!params) return;
   for (int64_t j = 0; j < P; ++j) {
     float sg = 0.0f, sb = 0.0f;

@@ -148,4 +148,24 @@ struct NormReference {
 // Writes v into dst (overwrite) or adds it (accumulate).
 inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 
+// How a kernel writes an output array: over it, onto it (accumulate), or streamed past the
+// caches (simd::store_stream).
+enum class OutStore { kWrite, kAdd, kStream };
+
+// Outputs (y, dx) of at least this many bytes are streamed past the caches. At 8192x1024 (32 MiB
+// per array) a norm kernel's output pass otherwise reads every output line from DRAM before
+// writing it (read-for-ownership), and in the row-wise kernels that read comes while the row's
+// inputs sit idle in L1, so DRAM is busy with reads and writes in turn, never both; streamed,
+// the row-wise kernels prefetch the next rows' inputs during the output pass instead. Smaller
+// outputs are written normally: the next op reads them back from L2/L3 (docs/performance.md,
+// seventh round).
+constexpr int64_t kStreamBytes = int64_t{16} << 20;
+
+// Whether an R x C output at out is streamed: large enough, and every row 64-byte aligned
+// (store_stream's requirement) with no scalar tail.
+inline bool stream_output(const float* out, int64_t R, int64_t C) {
+  return out && R * C * int64_t{4} >= kStreamBytes && C % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(out) % 64 == 0;
+}
+
 }  // namespace nl::kernels
