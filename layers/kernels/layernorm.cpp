@@ -114,7 +114,7 @@ void block_stats(const float* x, int64_t C, int n, float eps, float* mean_hi, fl
 
 // y[j] = ((x[j] - mh) - ml) * rs * g[j] + b[j] for one row; kG/kB select the affine parts.
 // kStream: y is streamed past the caches and next_x (the row the next statistics pass reads) is
-// prefetched (see kStreamBytes in norm_common.h).
+// prefetched (see stream_min_bytes in norm_common.h).
 template <bool kG, bool kB, bool kStream>
 void forward_row(const float* x, const float* g, const float* b, const RowStats& st, int64_t C,
                  float* y, const float* next_x) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -152,19 +154,34 @@ inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 // caches (simd::store_stream).
 enum class OutStore { kWrite, kAdd, kStream };
 
-// Outputs (y, dx) of at least this many bytes are streamed past the caches. At 8192x1024 (32 MiB
-// per array) a norm kernel's output pass otherwise reads every output line from DRAM before
+// Outputs (y, dx) of at least stream_min_bytes() are streamed past the caches. At 8192x1024 (32
+// MiB per array) a norm kernel's output pass otherwise reads every output line from DRAM before
 // writing it (read-for-ownership), and in the row-wise kernels that read comes while the row's
 // inputs sit idle in L1, so DRAM is busy with reads and writes in turn, never both; streamed,
-// the row-wise kernels prefetch the next rows' inputs during the output pass instead. Smaller
-// outputs are written normally: the next op reads them back from L2/L3 (docs/performance.md,
-// seventh round).
-constexpr int64_t kStreamBytes = int64_t{16} << 20;
+// the row-wise kernels prefetch the next rows' inputs during the output pass instead. The cost
+// lands on the next op, which reads the output from DRAM instead of L3. Measured as forward ->
+// a reader of y -> backward -> a reader of dx (scripts/norm-stream-threshold.cpp, 1 thread,
+// medians of 6 alternated runs), streaming wins from 16 MiB arrays (8192x512: LayerNorm 3.70 ->
+// 3.22 ms, BatchNorm 4.67 -> 4.34 ms; 8192x1024: 8.99 -> 7.47, 10.24 -> 9.52) and not below
+// (8 MiB, 8192x256: LayerNorm 1.50 -> 1.43, BatchNorm 1.86 -> 2.05; 4 MiB: both lose 15-20 %),
+// so 16 MiB is the default (docs/performance.md, seventh round).
+// NORMLAB_STREAM_MIB=N sets another threshold (0: never stream), for A/B measurements.
+constexpr int64_t kDefaultStreamBytes = int64_t{16} << 20;
+
+inline int64_t stream_min_bytes() {
+  static const int64_t bytes = [] {
+    const char* env = std::getenv("NORMLAB_STREAM_MIB");
+    if (!env || !*env) return kDefaultStreamBytes;
+    const long long mib = std::atoll(env);
+    return mib <= 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(mib) << 20;
+  }();
+  return bytes;
+}
 
 // Whether an R x C output at out is streamed: large enough, and every row 64-byte aligned
 // (store_stream's requirement) with no scalar tail.
 inline bool stream_output(const float* out, int64_t R, int64_t C) {
-  return out && R * C * int64_t{4} >= kStreamBytes && C % 16 == 0 &&
+  return out && R * C * int64_t{4} >= stream_min_bytes() && C % 16 == 0 &&
          reinterpret_cast<uintptr_t>(out) % 64 == 0;
 }
 
