@@ -60,6 +60,7 @@ void backward_row(const float* dy, const float* x, const float* g, float rr, int
                   const float* next_dy) {
   // sb: 64 float lanes as four 16-float vectors (lane k of sb[q] sums elements j + 16 q + k),
   // kept in registers (a lane array in memory was spilled: a store-to-load chain per vector).
+  static_assert(kFloatLanes == 4 * simd::kWidth, "backward_row: sb holds kFloatLanes lanes");
   simd::Vf16 sb[4] = {};
   const simd::Vf16 vrr = simd::splat(rr);
   int64_t j = 0;
