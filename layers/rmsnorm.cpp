@@ -142,10 +142,15 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
       const float* nx = ahead ? xr + C : nullptr;
       const float* ndy = ahead ? dyr + C : nullptr;
       const bool add = grads.dx_add;
-      if (gamma && params) backward_row<true, true>(dyr, xr, gamma, rrms[r], C, pdg, dxr, add, stream, nx, ndy);
-      else if (gamma) backward_row<true, false>(dyr, xr, gamma, rrms[r], C, pdg, dxr, add, stream, nx, ndy);
-      else if (params) backward_row<false, true>(dyr, xr, gamma, rrms[r], C, pdg, dxr, add, stream, nx, ndy);
-      else backward_row<false, false>(dyr, xr, gamma, rrms[r], C, pdg, dxr, add, stream, nx, ndy);
+      const float rr = rrms[r];
+      if (gamma && params)
+        backward_row<true, true>(dyr, xr, gamma, rr, C, pdg, dxr, add, stream, nx, ndy);
+      else if (gamma)
+        backward_row<true, false>(dyr, xr, gamma, rr, C, pdg, dxr, add, stream, nx, ndy);
+      else if (params)
+        backward_row<false, true>(dyr, xr, gamma, rr, C, pdg, dxr, add, stream, nx, ndy);
+      else
+        backward_row<false, false>(dyr, xr, gamma, rr, C, pdg, dxr, add, stream, nx, ndy);
     }
     if (stream) simd::stream_fence();  // before the pool hands dx on
   });

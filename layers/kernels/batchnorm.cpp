@@ -451,9 +451,14 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
         [&](int64_t r, auto n) {
           constexpr int k = decltype(n)::value;
           const int64_t at = r * C;
-          if (mode == OutStore::kAdd) finish_rows<k, OutStore::kAdd>(dy + at, x + at, dx + at, p, q, s, mh, C);
-          else if (mode == OutStore::kStream) finish_rows<k, OutStore::kStream>(dy + at, x + at, dx + at, p, q, s, mh, C);
-          else finish_rows<k, OutStore::kWrite>(dy + at, x + at, dx + at, p, q, s, mh, C);
+          const float *dyr = dy + at, *xr = x + at;
+          float* dxr = dx + at;
+          if (mode == OutStore::kAdd)
+            finish_rows<k, OutStore::kAdd>(dyr, xr, dxr, p, q, s, mh, C);
+          else if (mode == OutStore::kStream)
+            finish_rows<k, OutStore::kStream>(dyr, xr, dxr, p, q, s, mh, C);
+          else
+            finish_rows<k, OutStore::kWrite>(dyr, xr, dxr, p, q, s, mh, C);
         },
         [&](int64_t r) {
           if (!add) std::fill(dx + r * C, dx + (r + 1) * C, 0.0f);

@@ -235,10 +235,14 @@ void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRow
                    const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
                    float* const (&dx)[kRows], const float* const (&next_x)[kRows],
                    const float* const (&next_dy)[kRows]) {
-  if (g && pdg) backward_rows<kRows, kMode, true, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
-  else if (g) backward_rows<kRows, kMode, true, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
-  else if (pdg) backward_rows<kRows, kMode, false, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
-  else backward_rows<kRows, kMode, false, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  if (g && pdg)
+    backward_rows<kRows, kMode, true, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else if (g)
+    backward_rows<kRows, kMode, true, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else if (pdg)
+    backward_rows<kRows, kMode, false, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else
+    backward_rows<kRows, kMode, false, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
 }
 
 }  // namespace
@@ -273,10 +277,11 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
     }
     if constexpr (kStream) simd::stream_fence();  // before the pool hands y on
   };
+  const int64_t grain = norm_row_grain(C);
   if (stream_output(y, R, C))
-    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) { rows(r0, r1, std::true_type{}); });
+    parallel_for(R, grain, [&](int64_t r0, int64_t r1) { rows(r0, r1, std::true_type{}); });
   else
-    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) { rows(r0, r1, std::false_type{}); });
+    parallel_for(R, grain, [&](int64_t r0, int64_t r1) { rows(r0, r1, std::false_type{}); });
 }
 
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
@@ -328,12 +333,12 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   using Stream = std::integral_constant<OutStore, OutStore::kStream>;
   using Add = std::integral_constant<OutStore, OutStore::kAdd>;
   using Write = std::integral_constant<OutStore, OutStore::kWrite>;
-  if (grads.dx_add)
-    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, Add{}); });
-  else if (stream_output(grads.dx, R, C))
-    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, Stream{}); });
-  else
-    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, Write{}); });
+  auto run = [&](auto mode) {
+    parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) { rows(c, r0, r1, mode); });
+  };
+  if (grads.dx_add) run(Add{});
+  else if (stream_output(grads.dx, R, C)) run(Stream{});
+  else run(Write{});
   if (!params) return;
   for (int64_t j = 0; j < P; ++j) {
     float sg = 0.0f, sb = 0.0f;

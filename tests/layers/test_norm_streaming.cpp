@@ -1,8 +1,9 @@
-// Outputs of stream_min_bytes() and more are streamed past the caches (layers/kernels/norm_common.h):
-// a separate store path in the LayerNorm, RMSNorm and BatchNorm kernels. Every output row must
-// carry the same bits as the ordinary path gives it: each row of y and dx depends only on its
-// own row (and, for BatchNorm, on per-channel statistics and sums passed in), so a few rows run
-// alone, below the threshold, are the reference for the same rows inside a streamed call.
+// Outputs of stream_min_bytes() and more are streamed past the caches
+// (layers/kernels/norm_common.h): a separate store path in the LayerNorm, RMSNorm and BatchNorm
+// kernels. Every output row must carry the same bits as the ordinary path gives it: each row of
+// y and dx depends only on its own row (and, for BatchNorm, on per-channel statistics and sums
+// passed in), so a few rows run alone, below the threshold, are the reference for the same rows
+// inside a streamed call.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -54,7 +55,8 @@ TEST_CASE("streamed norm outputs: the size and alignment rule", "[layernorm][str
   if (streaming_off()) return;
   Inputs in;
   CHECK(kernels::stream_output(in.y.data(), kR, kC));  // Storage aligns large blocks
-  CHECK_FALSE(kernels::stream_output(in.y.data(), (kernels::stream_min_bytes() - 1) / (kC * 4), kC));
+  const int64_t below = (kernels::stream_min_bytes() - 1) / (kC * 4);  // rows just under it
+  CHECK_FALSE(kernels::stream_output(in.y.data(), below, kC));
   CHECK_FALSE(kernels::stream_output(in.y.data() + 1, kR, kC));  // not 64-byte aligned
   CHECK_FALSE(kernels::stream_output(in.y.data(), 2 * kR, kC - 8));  // rows leave a tail
   CHECK_FALSE(kernels::stream_output(nullptr, kR, kC));
