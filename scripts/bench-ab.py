@@ -4,8 +4,10 @@
 On a shared host the same binary's time drifts by 10-30 % (DRAM-bound rows up to 2x) within
 minutes, so two separate runs cannot tell a 10 % change from noise. This runs A, then B, then
 A, ... (`normlab --threads N bench --json --filter REGEX --repeat 5` each time) and prints, per
-benchmark, the median over rounds of each side and B's time relative to A's. Run it twice with
-A and B swapped: a change is real when both orders agree (docs/performance.md, steps 15-18).
+benchmark, the median over rounds of each side and B's time relative to A's. The binary run
+second in a pair was 5-18 % faster on this host whichever it was, so either run it twice with A
+and B swapped (a change is real when both orders agree; docs/performance.md, steps 15-18), or
+once with --swap, which alternates the order round by round so that bias falls on both sides.
 
   scripts/bench-ab.py OLD/bin/normlab build/bin/normlab --threads 2 --rounds 4 --filter 'norm_fwdbwd/2048'
 """
@@ -29,12 +31,16 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=4, help="A/B alternations (default 4)")
     ap.add_argument("--filter", default="^step/", help="benchmark name regex (default '^step/')")
+    ap.add_argument("--swap", action="store_true",
+                    help="swap the order every round (B first in odd rounds), so the host's bias "
+                         "for whichever binary runs second falls on both; use an even --rounds")
     args = ap.parse_args()
     times = {"a": {}, "b": {}}
     cpu = {"a": {}, "b": {}}
     order = []
-    for _ in range(args.rounds):
-        for side, binary in (("a", args.a), ("b", args.b)):
+    for r in range(args.rounds):
+        pair = (("a", args.a), ("b", args.b))
+        for side, binary in (pair[::-1] if args.swap and r % 2 else pair):
             for rec in run(binary, args.threads, args.filter):
                 name = rec["bench"]
                 if name not in order:
@@ -44,7 +50,8 @@ def main():
     if not order:
         sys.exit("bench-ab: no benchmark matches --filter %r (normlab bench --list)" % args.filter)
     med = statistics.median
-    print("%d thread(s), %d rounds, A = %s, B = %s" % (args.threads, args.rounds, args.a, args.b))
+    print("%d thread(s), %d rounds%s, A = %s, B = %s" % (
+        args.threads, args.rounds, " (order swapped every round)" if args.swap else "", args.a, args.b))
     print("%-28s %10s %10s %8s %10s %10s" % ("benchmark", "A ms", "B ms", "A/B", "A cpu ms", "B cpu ms"))
     for name in order:
         a, b = med(times["a"][name]), med(times["b"][name])
