@@ -178,11 +178,13 @@ inline int64_t stream_min_bytes() {
   return bytes;
 }
 
-// Whether an R x C output at out is streamed: large enough, and every row 64-byte aligned
-// (store_stream's requirement) with no scalar tail.
+// Whether an R x C output at out is streamed: large enough, and every row starting on a
+// 64-byte line (store_stream's requirement) and filling whole lines, i.e. whole 16-float
+// vectors, so the streamed loops have no scalar tail.
 inline bool stream_output(const float* out, int64_t R, int64_t C) {
-  return out && R * C * int64_t{4} >= stream_min_bytes() && C % 16 == 0 &&
-         reinterpret_cast<uintptr_t>(out) % 64 == 0;
+  constexpr int64_t kLine = 64;
+  return out && R * C * int64_t{4} >= stream_min_bytes() && C * int64_t{4} % kLine == 0 &&
+         reinterpret_cast<uintptr_t>(out) % kLine == 0;
 }
 
 }  // namespace nl::kernels
