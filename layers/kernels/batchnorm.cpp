@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/simd.h"
@@ -227,11 +228,12 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
   for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
     double* M = part.data() + 2 * Cs * k;
     double* M2 = M + C;
-    std::vector<float> fs(3 * Cs);
+    const size_t Ca = cache_line_multiple<float>(Cs);  // each array on a cache line
+    AlignedVector<float> fs(3 * Ca);
     std::vector<double> fb(2 * Cs);
     float* __restrict s1 = fs.data();
-    float* __restrict s2 = s1 + C;
-    float* __restrict sh = s1 + 2 * C;
+    float* __restrict s2 = s1 + Ca;
+    float* __restrict sh = s2 + Ca;
     double* bmean = fb.data();
     double* bm2 = bmean + C;
     std::vector<const float*> rows(static_cast<size_t>(P.block_rows));
@@ -329,10 +331,11 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
   // y = ((x - mh) - ml) * a + b = (x - mh) * a + (b - ml * a): the low part of the mean folds
   // into the shift (x - mh stays exact near the mean, so nothing is lost), one load less per
   // vector in this load-bound loop.
-  std::vector<float> coef(static_cast<size_t>(3 * C));
+  const size_t Ca = cache_line_multiple<float>(static_cast<size_t>(C));  // arrays on cache lines
+  AlignedVector<float> coef(3 * Ca);
   float* sc = coef.data();
-  float* sb = sc + C;
-  float* mh = sc + 2 * C;
+  float* sb = sc + Ca;
+  float* mh = sb + Ca;
   for (int64_t c = 0; c < C; ++c) {
     sc[c] = gamma ? rstd[c] * gamma[c] : rstd[c];
     sb[c] = static_cast<float>(static_cast<double>(beta ? beta[c] : 0.0f) -
@@ -365,9 +368,10 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
     for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
       double* __restrict pdy = part.data() + 2 * Cs * k;
       double* __restrict pdx = pdy + C;
-      std::vector<float> fs(2 * Cs);
+      const size_t Ca = cache_line_multiple<float>(Cs);  // each array on a cache line
+      AlignedVector<float> fs(2 * Ca);
       float* __restrict ady = fs.data();
-      float* __restrict adx = ady + C;
+      float* __restrict adx = ady + Ca;
       const float* __restrict m = mean;
       std::vector<int64_t> rows(static_cast<size_t>(P.block_rows));
       for (int64_t rb = r0; rb < r1; rb += P.block_rows) {
@@ -375,7 +379,7 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
         int64_t nb = 0;  // the block's valid rows
         for (int64_t r = rb; r < re; ++r)
           if (valid(mask, r)) rows[nb++] = r * C;
-        std::fill(ady, ady + 2 * C, 0.0f);  // ady and adx
+        std::fill(fs.begin(), fs.end(), 0.0f);  // ady and adx
         int64_t i = 0;
         for (; i + kSweepRows <= nb; i += kSweepRows)
           grad_sums_rows<kSweepRows>(dy, x, &rows[i], m, ady, adx, C);
@@ -421,11 +425,12 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded). With
   // x - mean = (x - mh) - ml, the low part folds into q: q + s*ml (x - mh stays exact near the
   // mean), one load less per vector in this load-bound loop.
-  std::vector<float> coef(static_cast<size_t>(4 * C));
+  const size_t Ca = cache_line_multiple<float>(static_cast<size_t>(C));  // arrays on cache lines
+  AlignedVector<float> coef(4 * Ca);
   float* p = coef.data();
-  float* q = p + C;
-  float* s = p + 2 * C;
-  float* mh = p + 3 * C;
+  float* q = p + Ca;
+  float* s = q + Ca;
+  float* mh = s + Ca;
   for (int64_t c = 0; c < C; ++c) {
     const double k1 = static_cast<double>(gamma ? gamma[c] : 1.0f) * rstd[c];
     p[c] = static_cast<float>(k1);

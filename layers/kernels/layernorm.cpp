@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/simd.h"
@@ -292,13 +293,15 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   const bool params = grads.dgamma || grads.dbeta;
   const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
-  // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order.
-  std::vector<float> partial(params ? static_cast<size_t>(2 * chunks * P) : 0, 0.0f);
+  // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order; each slice
+  // starts on a cache line (the row loops load and store them as 16-float vectors).
+  const int64_t Ps = static_cast<int64_t>(cache_line_multiple<float>(static_cast<size_t>(P)));
+  AlignedVector<float> partial(params ? static_cast<size_t>(2 * chunks * Ps) : 0, 0.0f);
   // Rows [r0, r1) of chunk c, dx stored as kMode says (one instantiation per mode).
   auto rows = [&](int c, int64_t r0, int64_t r1, auto mode) {
     constexpr OutStore kMode = decltype(mode)::value;
-    float* pdg = params ? partial.data() + 2 * c * P : nullptr;
-    float* pdb = params ? pdg + P : nullptr;
+    float* pdg = params ? partial.data() + 2 * c * Ps : nullptr;
+    float* pdb = params ? pdg + Ps : nullptr;
     auto row_stats = [&](int64_t r) { return RowStats{mean[r], mean_lo[r], rstd[r]}; };
     auto dx_of = [&](int64_t r) { return grads.dx ? grads.dx + r * C : nullptr; };
     // The rows pass 1 reads next, prefetched by pass 2 when dx streams (else null).
@@ -343,8 +346,8 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   for (int64_t j = 0; j < P; ++j) {
     float sg = 0.0f, sb = 0.0f;
     for (int c = 0; c < chunks; ++c) {  // fixed chunk order: deterministic
-      sg += partial[2 * c * P + j];
-      sb += partial[(2 * c + 1) * P + j];
+      sg += partial[2 * c * Ps + j];
+      sb += partial[(2 * c + 1) * Ps + j];
     }
     if (grads.dgamma) store(grads.dgamma + j, sg, grads.dgamma_add);
     if (grads.dbeta) store(grads.dbeta + j, sb, grads.dbeta_add);
