@@ -6,7 +6,6 @@
 #include <sstream>
 #include <vector>
 
-#include "core/aligned_vector.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/simd.h"
@@ -132,9 +131,9 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
   const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
   const bool stream = !grads.dx_add && stream_output(grads.dx, R, C);
-  // Per-chunk dgamma partials, each slice on a cache line (loaded and stored as 16-float vectors).
-  const int64_t Cs = static_cast<int64_t>(cache_line_multiple<float>(static_cast<size_t>(C)));
-  AlignedVector<float> partial(params ? static_cast<size_t>(chunks * Cs) : 0, 0.0f);
+  // Per-chunk dgamma partials, each slice on a cache line (see Scratch).
+  const int64_t Cs = line_floats(C);
+  Scratch partial(params ? chunks * Cs : 0);
   parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {
     float* pdg = params ? partial.data() + c * Cs : nullptr;
     for (int64_t r = r0; r < r1; ++r) {

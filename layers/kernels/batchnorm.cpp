@@ -8,7 +8,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/aligned_vector.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/simd.h"
@@ -228,8 +227,8 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
   for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
     double* M = part.data() + 2 * Cs * k;
     double* M2 = M + C;
-    const size_t Ca = cache_line_multiple<float>(Cs);  // each array on a cache line
-    AlignedVector<float> fs(3 * Ca);
+    const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
+    Scratch fs(3 * Ca);
     std::vector<double> fb(2 * Cs);
     float* __restrict s1 = fs.data();
     float* __restrict s2 = s1 + Ca;
@@ -331,8 +330,8 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
   // y = ((x - mh) - ml) * a + b = (x - mh) * a + (b - ml * a): the low part of the mean folds
   // into the shift (x - mh stays exact near the mean, so nothing is lost), one load less per
   // vector in this load-bound loop.
-  const size_t Ca = cache_line_multiple<float>(static_cast<size_t>(C));  // arrays on cache lines
-  AlignedVector<float> coef(3 * Ca);
+  const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
+  Scratch coef(3 * Ca);
   float* sc = coef.data();
   float* sb = sc + Ca;
   float* mh = sb + Ca;
@@ -368,8 +367,8 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
     for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
       double* __restrict pdy = part.data() + 2 * Cs * k;
       double* __restrict pdx = pdy + C;
-      const size_t Ca = cache_line_multiple<float>(Cs);  // each array on a cache line
-      AlignedVector<float> fs(2 * Ca);
+      const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
+      Scratch fs(2 * Ca);
       float* __restrict ady = fs.data();
       float* __restrict adx = ady + Ca;
       const float* __restrict m = mean;
@@ -379,7 +378,7 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
         int64_t nb = 0;  // the block's valid rows
         for (int64_t r = rb; r < re; ++r)
           if (valid(mask, r)) rows[nb++] = r * C;
-        std::fill(fs.begin(), fs.end(), 0.0f);  // ady and adx
+        std::fill_n(fs.data(), 2 * Ca, 0.0f);  // ady and adx
         int64_t i = 0;
         for (; i + kSweepRows <= nb; i += kSweepRows)
           grad_sums_rows<kSweepRows>(dy, x, &rows[i], m, ady, adx, C);
@@ -425,8 +424,8 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded). With
   // x - mean = (x - mh) - ml, the low part folds into q: q + s*ml (x - mh stays exact near the
   // mean), one load less per vector in this load-bound loop.
-  const size_t Ca = cache_line_multiple<float>(static_cast<size_t>(C));  // arrays on cache lines
-  AlignedVector<float> coef(4 * Ca);
+  const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
+  Scratch coef(4 * Ca);
   float* p = coef.data();
   float* q = p + Ca;
   float* s = q + Ca;

@@ -6,7 +6,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/aligned_vector.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/simd.h"
@@ -295,8 +294,8 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   const int chunks = parallel_chunks(R, grain);
   // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order; each slice
   // starts on a cache line (the row loops load and store them as 16-float vectors).
-  const int64_t Ps = static_cast<int64_t>(cache_line_multiple<float>(static_cast<size_t>(P)));
-  AlignedVector<float> partial(params ? static_cast<size_t>(2 * chunks * Ps) : 0, 0.0f);
+  const int64_t Ps = line_floats(P);
+  Scratch partial(params ? 2 * chunks * Ps : 0);
   // Rows [r0, r1) of chunk c, dx stored as kMode says (one instantiation per mode).
   auto rows = [&](int c, int64_t r0, int64_t r1, auto mode) {
     constexpr OutStore kMode = decltype(mode)::value;

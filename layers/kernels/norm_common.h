@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/storage.h"
 
 namespace nl::kernels {
 
@@ -149,6 +150,26 @@ struct NormReference {
 
 // Writes v into dst (overwrite) or adds it (accumulate).
 inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
+
+// Zeroed scratch floats for one kernel call (per-chunk partial sums, per-channel coefficients)
+// from the tensor allocator's cache (core/storage.h): 64-byte aligned, and no system allocation
+// once a training loop is in its steady state. Inner loops load and store these arrays as
+// 16-float vectors; at std::vector's 16-byte alignment every such access straddled two cache
+// lines, and at 2 threads neighbouring chunks' partials shared a line (docs/performance.md,
+// eighth round). C++'s aligned operator new was no substitute: 10-20x slower than malloc here.
+class Scratch {
+ public:
+  explicit Scratch(int64_t n) : buf_(n) { std::fill_n(buf_.data(), n, 0.0f); }
+  float* data() { return buf_.data(); }
+  float& operator[](int64_t i) { return buf_.data()[i]; }
+
+ private:
+  Storage buf_;
+};
+
+// n rounded up to whole 64-byte lines of floats: slices of one Scratch at this stride all start
+// on a line.
+constexpr int64_t line_floats(int64_t n) { return (n + 15) / 16 * 16; }
 
 // How a kernel writes an output array: over it, onto it (accumulate), or streamed past the
 // caches (simd::store_stream).
