@@ -131,9 +131,9 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
   const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
   const bool stream = !grads.dx_add && stream_output(grads.dx, R, C);
-  // Per-chunk dgamma partials, each slice on a cache line (see Scratch).
+  // Per-chunk dgamma partials, each slice on a cache line, away from the rows of x (Scratch).
   const int64_t Cs = line_floats(C);
-  Scratch partial(params ? chunks * Cs : 0);
+  Scratch partial(params ? chunks * Cs : 0, x, C);
   parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {
     float* pdg = params ? partial.data() + c * Cs : nullptr;
     for (int64_t r = r0; r < r1; ++r) {

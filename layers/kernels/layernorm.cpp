@@ -293,9 +293,9 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
   // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order; each slice
-  // starts on a cache line (the row loops load and store them as 16-float vectors).
+  // on a cache line, all away from the rows of x (see Scratch).
   const int64_t Ps = line_floats(P);
-  Scratch partial(params ? 2 * chunks * Ps : 0);
+  Scratch partial(params ? 2 * chunks * Ps : 0, x, C);
   // Rows [r0, r1) of chunk c, dx stored as kMode says (one instantiation per mode).
   auto rows = [&](int c, int64_t r0, int64_t r1, auto mode) {
     constexpr OutStore kMode = decltype(mode)::value;

@@ -36,3 +36,24 @@ TEST_CASE("Scratch of a size used before takes no new system allocation", "[laye
   for (int i = 0; i < 10; ++i) nl::kernels::Scratch again(4096);
   REQUIRE(nl::allocator_stats().system_allocs == before);
 }
+
+TEST_CASE("Scratch next to page-long rows starts half a page past them in the low 12 bits",
+          "[layers][norm][scratch]") {
+  nl::Storage x(8 * 2048);  // 64-byte aligned, like every tensor
+  for (int64_t shift : {0, 16, 48, 1000}) {  // rows at several offsets within a page
+    const float* rows = x.data() + shift;
+    for (int64_t row_len : {1024, 2048}) {
+      nl::kernels::Scratch s(500, rows, row_len);
+      REQUIRE(on_cache_line(s.data()));
+      const auto gap = (reinterpret_cast<std::uintptr_t>(s.data()) -
+                        reinterpret_cast<std::uintptr_t>(rows)) % 4096;
+      REQUIRE(gap >= 2048 - 63);  // within a line of half a page (rows off a line: shift 1000)
+      REQUIRE(gap <= 2048 + 63);
+      for (int64_t i = 0; i < 500; ++i) REQUIRE(s[i] == 0.0f);
+    }
+  }
+  // Shorter rows: no placement, just a zeroed, aligned buffer.
+  nl::kernels::Scratch plain(100, x.data(), 256);
+  REQUIRE(on_cache_line(plain.data()));
+  REQUIRE(plain[99] == 0.0f);
+}
