@@ -1,0 +1,164 @@
+// Where the LayerNorm backward's per-chunk dgamma/dbeta partials sit, four ways, alternated
+// call by call (docs/performance.md, eighth round). No normlab code: the kernel's row loop
+// reduced to its loads and stores (pass 1 over two rows: the row sums and the partials' load,
+// add and store; pass 2 per row: dx from L1, streamed when the arrays are 16 MiB or more, as
+// the kernel does). Only the address of the partials buffer differs between the variants:
+//   1. at malloc's usual 16 bytes past a line, every thread's slice next to the other's
+//      (std::vector, as before the eighth round): each 64-byte access straddles two lines, and
+//      at 2 threads the two slices share the line at their boundary;
+//   2. on a cache line, slices a whole number of lines long (normlab's Scratch);
+//   3. as 2, and 2048 bytes past x in the low 12 address bits (Scratch next to rows that are
+//      whole 4 KiB pages: C a multiple of 1024);
+//   4. as 2, but 64 bytes past x in the low 12 bits: the loads of the next columns of a row
+//      whose low bits match a pending partial store wait for it ("4K aliasing").
+//
+//   g++ -O2 -march=native -std=c++20 scripts/scratch-placement.cpp -o /tmp/scratch-placement -lpthread
+//   /tmp/scratch-placement 8192 1024 [reps=40] [threads=1]
+//
+// Needs AVX-512 (written with its intrinsics).
+#include <immintrin.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+namespace {
+
+float* alloc(size_t n) {  // 2 MiB-aligned, huge pages advised (as normlab's Storage does)
+  const size_t huge = size_t{2} << 20;
+  const size_t bytes = (n * sizeof(float) + huge - 1) / huge * huge;
+  void* p = nullptr;
+  if (posix_memalign(&p, huge, bytes) != 0) std::abort();
+  madvise(p, bytes, MADV_HUGEPAGE);
+  float* f = static_cast<float*>(p);
+  for (size_t i = 0; i < n; ++i) f[i] = static_cast<float>((i * 7919) % 1000) * 1e-3f - 0.5f;
+  return f;
+}
+
+// Pass 1 over rows x0/x1, d0/d1: a = mean(dy g), b = mean(dy g x) per row, partials += dy x, dy.
+void pass1(const float* x0, const float* x1, const float* d0, const float* d1, const float* g,
+           long C, float* pdg, float* pdb, float* a, float* b) {
+  __m512 sa0 = _mm512_setzero_ps(), sb0 = sa0, sa1 = sa0, sb1 = sa0;
+  for (long j = 0; j < C; j += 16) {
+    const __m512 xv0 = _mm512_loadu_ps(x0 + j), xv1 = _mm512_loadu_ps(x1 + j);
+    const __m512 dv0 = _mm512_loadu_ps(d0 + j), dv1 = _mm512_loadu_ps(d1 + j);
+    const __m512 gv = _mm512_loadu_ps(g + j);
+    const __m512 e0 = _mm512_mul_ps(dv0, gv), e1 = _mm512_mul_ps(dv1, gv);
+    sa0 = _mm512_add_ps(sa0, e0);
+    sb0 = _mm512_fmadd_ps(e0, xv0, sb0);
+    sa1 = _mm512_add_ps(sa1, e1);
+    sb1 = _mm512_fmadd_ps(e1, xv1, sb1);
+    const __m512 pg = _mm512_fmadd_ps(dv1, xv1, _mm512_mul_ps(dv0, xv0));
+    _mm512_storeu_ps(pdg + j, _mm512_add_ps(_mm512_loadu_ps(pdg + j), pg));
+    _mm512_storeu_ps(pdb + j, _mm512_add_ps(_mm512_loadu_ps(pdb + j), _mm512_add_ps(dv0, dv1)));
+  }
+  a[0] = _mm512_reduce_add_ps(sa0) / C;
+  b[0] = _mm512_reduce_add_ps(sb0) / C;
+  a[1] = _mm512_reduce_add_ps(sa1) / C;
+  b[1] = _mm512_reduce_add_ps(sb1) / C;
+}
+
+// Pass 2 of one row: dx = dy g - a - x b, streamed (with the next row prefetched) or stored.
+void pass2(const float* x, const float* d, const float* g, long C, float a, float b, float* dx,
+           bool stream, const float* next_x, const float* next_dy) {
+  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+  for (long j = 0; j < C; j += 16) {
+    if (next_x) {
+      _mm_prefetch(reinterpret_cast<const char*>(next_x + j), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(next_dy + j), _MM_HINT_T0);
+    }
+    const __m512 e = _mm512_mul_ps(_mm512_loadu_ps(d + j), _mm512_loadu_ps(g + j));
+    const __m512 v = _mm512_fnmadd_ps(_mm512_loadu_ps(x + j), vb, _mm512_sub_ps(e, va));
+    if (stream) _mm512_stream_ps(dx + j, v);
+    else _mm512_storeu_ps(dx + j, v);
+  }
+}
+
+// `from` moved forward to the first address with the given low 12 bits relative to `rows`.
+float* at_offset(float* from, const float* rows, uintptr_t bytes_past_rows) {
+  const uintptr_t have = (reinterpret_cast<uintptr_t>(from) - reinterpret_cast<uintptr_t>(rows)) % 4096;
+  return from + (bytes_past_rows - have) % 4096 / sizeof(float);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s R C [reps=40] [threads=1]\n", argv[0]);
+    return 2;
+  }
+  const long R = std::atol(argv[1]) / 4 * 4, C = std::atol(argv[2]) / 16 * 16;
+  const int reps = argc > 3 ? std::atoi(argv[3]) : 40;
+  const int threads = argc > 4 && std::atoi(argv[4]) == 2 ? 2 : 1;
+  const bool stream = R * C * sizeof(float) >= (size_t{16} << 20);  // the kernels' rule
+  float *x = alloc(R * C), *dy = alloc(R * C), *dx = alloc(R * C);
+  float* g = alloc(C);
+  // One pool for the partials buffer: 2 threads x [dgamma | dbeta] x C, plus room to move it.
+  std::vector<float> pool(4 * C + 2048 + 64);
+  float* line = pool.data() + (16 - reinterpret_cast<uintptr_t>(pool.data()) % 64 / 4) % 16;
+  struct Variant {
+    const char* name;
+    float* partials;
+  };
+  const Variant variants[] = {
+      {"16 bytes past a line, slices adjacent (before)", line + 4},
+      {"on a cache line (Scratch)", line},
+      {"on a line, 2048 bytes past x mod 4096 (Scratch, C % 1024 == 0)", at_offset(line, x, 2048)},
+      {"on a line, 64 bytes past x mod 4096 (aliasing)", at_offset(line, x, 64)},
+  };
+  // Rows [r0, r1) with thread t's partials (slice t of the buffer).
+  auto backward_rows = [&](float* partials, long r0, long r1, int t) {
+    float *pdg = partials + 2 * C * t, *pdb = pdg + C;
+    std::memset(pdg, 0, 2 * C * sizeof(float));
+    for (long r = r0; r < r1; r += 2) {
+      float a[2], b[2];
+      pass1(x + r * C, x + (r + 1) * C, dy + r * C, dy + (r + 1) * C, g, C, pdg, pdb, a, b);
+      for (int i = 0; i < 2; ++i) {
+        const bool ahead = stream && r + 2 < r1;
+        pass2(x + (r + i) * C, dy + (r + i) * C, g, C, a[i], b[i], dx + (r + i) * C, stream,
+              ahead ? x + (r + 2 + i) * C : nullptr, ahead ? dy + (r + 2 + i) * C : nullptr);
+      }
+    }
+    _mm_sfence();
+  };
+  auto backward = [&](float* partials) {
+    if (threads == 1) return backward_rows(partials, 0, R, 0);
+    const long half = R / 4 * 2;
+    std::thread other([&] { backward_rows(partials, half, R, 1); });
+    backward_rows(partials, 0, half, 0);
+    other.join();
+  };
+
+  const int n = sizeof variants / sizeof variants[0];
+  const int inner = static_cast<int>(std::max<long>(1, 4000000 / (R * C)));
+  std::vector<std::vector<double>> us(n), ratio(n);
+  for (int rep = -1; rep < reps; ++rep) {
+    double t[n];
+    for (int k = 0; k < n; ++k) {
+      const int v = (k + std::max(rep, 0)) % n;  // rotate the order every repetition
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < inner; ++i) backward(variants[v].partials);
+      t[v] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / inner;
+    }
+    if (rep < 0) continue;  // warm-up
+    for (int v = 0; v < n; ++v) {
+      us[v].push_back(t[v]);
+      ratio[v].push_back(t[0] / t[v]);
+    }
+  }
+  std::printf("LayerNorm backward pattern, %ld x %ld, %d thread(s), dx %s, %d calls each\n", R, C,
+              threads, stream ? "streamed" : "stored", reps * inner);
+  for (int v = 0; v < n; ++v) {
+    std::sort(us[v].begin(), us[v].end());
+    std::sort(ratio[v].begin(), ratio[v].end());
+    std::printf("  %-66s median %8.1f us  speedup over the first %.3f (quartiles %.3f-%.3f)\n",
+                variants[v].name, us[v][reps / 2], ratio[v][reps / 2], ratio[v][reps / 4],
+                ratio[v][3 * reps / 4]);
+  }
+}
