@@ -169,8 +169,9 @@ inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 class Scratch {
  public:
   explicit Scratch(int64_t n, const float* rows = nullptr, int64_t row_len = 0)
-      : buf_(n + (rows ? kPageFloats : 0)) {
-    data_ = buf_.data() + (rows ? alias_free_offset(buf_.data(), rows, row_len) : 0);
+      : placed_(rows && n > 0 && row_len > 0 && row_len % kPageFloats == 0),
+        buf_(n + (placed_ ? kPageFloats : 0)) {
+    data_ = buf_.data() + (placed_ ? half_page_past(buf_.data(), rows) : 0);
     std::fill_n(data_, n, 0.0f);
   }
   float* data() { return data_; }
@@ -179,15 +180,14 @@ class Scratch {
  private:
   static constexpr int64_t kPageFloats = 1024;  // 4096 bytes: the aliasing period
   // Floats to skip from `from` (64-byte aligned) so that it sits 2048 bytes past `rows` modulo
-  // 4096, in whole 64-byte lines (rows not on a line leave it within a line of that); 0 unless
-  // the rows are whole pages.
-  static int64_t alias_free_offset(const float* from, const float* rows, int64_t row_len) {
-    if (row_len <= 0 || row_len % kPageFloats != 0) return 0;
+  // 4096, in whole 64-byte lines (rows not on a line leave it within a line of that).
+  static int64_t half_page_past(const float* from, const float* rows) {
     const uintptr_t have =
         (reinterpret_cast<uintptr_t>(from) - reinterpret_cast<uintptr_t>(rows)) % 4096;
     return static_cast<int64_t>((2048 - have) % 4096 / 64 * 16);  // unsigned wrap is mod 4096
   }
 
+  bool placed_;  // before buf_: it sizes it
   Storage buf_;
   float* data_;
 };
