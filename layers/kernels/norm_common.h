@@ -164,7 +164,7 @@ inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 // pending store waits for it ("4K aliasing": the core compares only those bits before the full
 // address is known), and such rows all start at the same low bits, so a scratch at the same
 // offset as the current column would stall every row. Measured in one process, alternating
-// call by call: LayerNorm fwd+bwd 8192x1024 1.05-1.07x, RMSNorm 1.04x, one thread. Shorter
+// call by call: LayerNorm fwd+bwd 8192x1024 1.05-1.07x, RMSNorm 1.04-1.07x, one thread. Shorter
 // rows cover every offset of a page between them and no placement helped reliably (0.95-1.03x).
 class Scratch {
  public:

@@ -30,7 +30,8 @@ TEST_CASE("Scratch is zeroed and 64-byte aligned, and its line_floats slices are
   }
 }
 
-TEST_CASE("Scratch of a size used before takes no new system allocation", "[layers][norm][scratch]") {
+TEST_CASE("Scratch of a size used before takes no new system allocation",
+          "[layers][norm][scratch]") {
   { nl::kernels::Scratch warm(4096); }
   const int64_t before = nl::allocator_stats().system_allocs;
   for (int i = 0; i < 10; ++i) nl::kernels::Scratch again(4096);
