@@ -131,11 +131,10 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
   const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
   const bool stream = !grads.dx_add && stream_output(grads.dx, R, C);
-  // Per-chunk dgamma partials, each slice on a cache line, away from the rows of x (Scratch).
-  const int64_t Cs = line_floats(C);
-  Scratch partial(params ? chunks * Cs : 0, x, C);
+  // Per-chunk dgamma partials, each on its own cache lines, away from the rows of x (Scratch).
+  Scratch partial(params ? chunks : 0, C, x, C);
   parallel_for_chunks(R, grain, [&](int c, int64_t r0, int64_t r1) {
-    float* pdg = params ? partial.data() + c * Cs : nullptr;
+    float* pdg = params ? partial[c] : nullptr;
     for (int64_t r = r0; r < r1; ++r) {
       const float* dyr = dy + r * C;
       const float* xr = x + r * C;
@@ -159,7 +158,7 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
   if (!params) return;
   for (int64_t j = 0; j < C; ++j) {
     float s = 0.0f;
-    for (int c = 0; c < chunks; ++c) s += partial[c * Cs + j];  // fixed chunk order
+    for (int c = 0; c < chunks; ++c) s += partial[c][j];  // fixed chunk order
     store(grads.dgamma + j, s, grads.dgamma_add);
   }
 }

@@ -227,12 +227,11 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
   for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
     double* M = part.data() + 2 * Cs * k;
     double* M2 = M + C;
-    const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
-    Scratch fs(3 * Ca);
+    Scratch fs(3, C);  // each array on its own cache lines (see Scratch)
     std::vector<double> fb(2 * Cs);
-    float* __restrict s1 = fs.data();
-    float* __restrict s2 = s1 + Ca;
-    float* __restrict sh = s2 + Ca;
+    float* __restrict s1 = fs[0];
+    float* __restrict s2 = fs[1];
+    float* __restrict sh = fs[2];
     double* bmean = fb.data();
     double* bm2 = bmean + C;
     std::vector<const float*> rows(static_cast<size_t>(P.block_rows));
@@ -330,11 +329,10 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
   // y = ((x - mh) - ml) * a + b = (x - mh) * a + (b - ml * a): the low part of the mean folds
   // into the shift (x - mh stays exact near the mean, so nothing is lost), one load less per
   // vector in this load-bound loop.
-  const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
-  Scratch coef(3 * Ca);
-  float* sc = coef.data();
-  float* sb = sc + Ca;
-  float* mh = sb + Ca;
+  Scratch coef(3, C);  // each array on its own cache lines (see Scratch)
+  float* sc = coef[0];
+  float* sb = coef[1];
+  float* mh = coef[2];
   for (int64_t c = 0; c < C; ++c) {
     sc[c] = gamma ? rstd[c] * gamma[c] : rstd[c];
     sb[c] = static_cast<float>(static_cast<double>(beta ? beta[c] : 0.0f) -
@@ -367,10 +365,9 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
     for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
       double* __restrict pdy = part.data() + 2 * Cs * k;
       double* __restrict pdx = pdy + C;
-      const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
-      Scratch fs(2 * Ca);
-      float* __restrict ady = fs.data();
-      float* __restrict adx = ady + Ca;
+      Scratch fs(2, C);  // each array on its own cache lines (see Scratch)
+      float* __restrict ady = fs[0];
+      float* __restrict adx = fs[1];
       const float* __restrict m = mean;
       std::vector<int64_t> rows(static_cast<size_t>(P.block_rows));
       for (int64_t rb = r0; rb < r1; rb += P.block_rows) {
@@ -378,7 +375,8 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
         int64_t nb = 0;  // the block's valid rows
         for (int64_t r = rb; r < re; ++r)
           if (valid(mask, r)) rows[nb++] = r * C;
-        std::fill_n(fs.data(), 2 * Ca, 0.0f);  // ady and adx
+        std::fill_n(ady, C, 0.0f);
+        std::fill_n(adx, C, 0.0f);
         int64_t i = 0;
         for (; i + kSweepRows <= nb; i += kSweepRows)
           grad_sums_rows<kSweepRows>(dy, x, &rows[i], m, ady, adx, C);
@@ -424,12 +422,11 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   // dx = p*dy + q - s*(x - mean) per channel (the closed form with its constants folded). With
   // x - mean = (x - mh) - ml, the low part folds into q: q + s*ml (x - mh stays exact near the
   // mean), one load less per vector in this load-bound loop.
-  const int64_t Ca = line_floats(C);  // each array on a cache line (see Scratch)
-  Scratch coef(4 * Ca);
-  float* p = coef.data();
-  float* q = p + Ca;
-  float* s = q + Ca;
-  float* mh = s + Ca;
+  Scratch coef(4, C);  // each array on its own cache lines (see Scratch)
+  float* p = coef[0];
+  float* q = coef[1];
+  float* s = coef[2];
+  float* mh = coef[3];
   for (int64_t c = 0; c < C; ++c) {
     const double k1 = static_cast<double>(gamma ? gamma[c] : 1.0f) * rstd[c];
     p[c] = static_cast<float>(k1);

@@ -292,15 +292,14 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   const bool params = grads.dgamma || grads.dbeta;
   const int64_t grain = norm_row_grain(C);
   const int chunks = parallel_chunks(R, grain);
-  // Per-chunk partials [chunk][dgamma | dbeta], combined below in chunk order; each slice
-  // on a cache line, all away from the rows of x (see Scratch).
-  const int64_t Ps = line_floats(P);
-  Scratch partial(params ? 2 * chunks * Ps : 0, x, C);
+  // Per-chunk partials, partial[2c] dgamma and partial[2c + 1] dbeta, combined below in chunk
+  // order; each on its own cache lines, all away from the rows of x (see Scratch).
+  Scratch partial(params ? 2 * chunks : 0, P, x, C);
   // Rows [r0, r1) of chunk c, dx stored as kMode says (one instantiation per mode).
   auto rows = [&](int c, int64_t r0, int64_t r1, auto mode) {
     constexpr OutStore kMode = decltype(mode)::value;
-    float* pdg = params ? partial.data() + 2 * c * Ps : nullptr;
-    float* pdb = params ? pdg + Ps : nullptr;
+    float* pdg = params ? partial[2 * c] : nullptr;
+    float* pdb = params ? partial[2 * c + 1] : nullptr;
     auto row_stats = [&](int64_t r) { return RowStats{mean[r], mean_lo[r], rstd[r]}; };
     auto dx_of = [&](int64_t r) { return grads.dx ? grads.dx + r * C : nullptr; };
     // The rows pass 1 reads next, prefetched by pass 2 when dx streams (else null).
@@ -345,8 +344,8 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   for (int64_t j = 0; j < P; ++j) {
     float sg = 0.0f, sb = 0.0f;
     for (int c = 0; c < chunks; ++c) {  // fixed chunk order: deterministic
-      sg += partial[2 * c * Ps + j];
-      sb += partial[(2 * c + 1) * Ps + j];
+      sg += partial[2 * c][j];
+      sb += partial[2 * c + 1][j];
     }
     if (grads.dgamma) store(grads.dgamma + j, sg, grads.dgamma_add);
     if (grads.dbeta) store(grads.dbeta + j, sb, grads.dbeta_add);

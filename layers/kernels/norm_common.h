@@ -151,31 +151,34 @@ struct NormReference {
 // Writes v into dst (overwrite) or adds it (accumulate).
 inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 
-// Zeroed scratch floats for one kernel call (per-chunk partial sums, per-channel coefficients)
-// from the tensor allocator's cache (core/storage.h): 64-byte aligned, and no system allocation
-// once a training loop is in its steady state. Inner loops load and store these arrays as
-// 16-float vectors; at std::vector's 16-byte alignment every such access straddled two cache
-// lines, and at 2 threads neighbouring chunks' partials shared a line (docs/performance.md,
-// eighth round). C++'s aligned operator new was no substitute: 10-20x slower than malloc here.
+// Zeroed scratch arrays for one kernel call (per-chunk partial sums, per-channel coefficients):
+// `arrays` arrays of `len` floats, scratch[k] the k-th. They come from the tensor allocator's
+// cache (core/storage.h): 64-byte aligned, and no system allocation once a training loop is in
+// its steady state; each array starts on a cache line (stride(): len rounded up to 16 floats).
+// Inner loops load and store these arrays as 16-float vectors; at std::vector's 16-byte
+// alignment every such access straddled two cache lines, and at 2 threads neighbouring chunks'
+// partials shared a line (docs/performance.md, eighth round). C++'s aligned operator new was no
+// substitute: 10-20x slower than malloc here.
 //
-// Scratch(n, rows, row_len): when the rows a loop streams while it stores into the scratch are
-// whole 4 KiB pages long (row_len a multiple of 1024), the buffer also starts half a page past
-// them in its low 12 address bits. A load whose low 12 bits match those of an earlier, still
-// pending store waits for it ("4K aliasing": the core compares only those bits before the full
-// address is known), and such rows all start at the same low bits, so a scratch at the same
-// offset as the current column would stall every row. Measured in one process, alternating
-// call by call: LayerNorm fwd+bwd 8192x1024 1.05-1.07x, RMSNorm 1.04-1.07x, one thread. Shorter
-// rows cover every offset of a page between them and no placement helped reliably (0.95-1.03x).
+// Scratch(arrays, len, rows, row_len): when the rows a loop streams while it stores into the
+// scratch are whole 4 KiB pages long (row_len a multiple of 1024), the buffer also starts half a
+// page past them in its low 12 address bits. A load whose low 12 bits match those of an earlier,
+// still pending store waits for it ("4K aliasing": the core compares only those bits before the
+// full address is known), and such rows all start at the same low bits, so a scratch at the same
+// offset as the current column would stall every row. Measured in one process, alternating call
+// by call: LayerNorm fwd+bwd 8192x1024 1.05-1.07x, RMSNorm 1.04-1.07x, one thread. Shorter rows
+// cover every offset of a page between them and no placement helped reliably (0.95-1.03x).
 class Scratch {
  public:
-  explicit Scratch(int64_t n, const float* rows = nullptr, int64_t row_len = 0)
-      : placed_(rows && n > 0 && row_len > 0 && row_len % kPageFloats == 0),
-        buf_(n + (placed_ ? kPageFloats : 0)) {
+  Scratch(int64_t arrays, int64_t len, const float* rows = nullptr, int64_t row_len = 0)
+      : stride_((len + 15) / 16 * 16),
+        placed_(rows && arrays > 0 && row_len > 0 && row_len % kPageFloats == 0),
+        buf_(arrays * stride_ + (placed_ ? kPageFloats : 0)) {
     data_ = buf_.data() + (placed_ ? half_page_past(buf_.data(), rows) : 0);
-    std::fill_n(data_, n, 0.0f);
+    std::fill_n(data_, arrays * stride_, 0.0f);
   }
-  float* data() { return data_; }
-  float& operator[](int64_t i) { return data_[i]; }
+  float* operator[](int64_t k) { return data_ + k * stride_; }
+  int64_t stride() const { return stride_; }
 
  private:
   static constexpr int64_t kPageFloats = 1024;  // 4096 bytes: the aliasing period
@@ -187,14 +190,11 @@ class Scratch {
     return static_cast<int64_t>((2048 - have) % 4096 / 64 * 16);  // unsigned wrap is mod 4096
   }
 
-  bool placed_;  // before buf_: it sizes it
+  int64_t stride_;
+  bool placed_;  // before buf_: both size it
   Storage buf_;
   float* data_;
 };
-
-// n rounded up to whole 64-byte lines of floats: slices of one Scratch at this stride all start
-// on a line.
-constexpr int64_t line_floats(int64_t n) { return (n + 15) / 16 * 16; }
 
 // How a kernel writes an output array: over it, onto it (accumulate), or streamed past the
 // caches (simd::store_stream).

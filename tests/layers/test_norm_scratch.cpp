@@ -1,5 +1,6 @@
-// layers/kernels/norm_common.h: the kernels' Scratch buffers are zeroed and start on a cache
-// line, slices at line_floats() strides too, and a reused size comes from the allocator's cache.
+// layers/kernels/norm_common.h: the kernels' Scratch arrays are zeroed and each starts on a cache
+// line, a reused size comes from the allocator's cache, and next to page-long rows the buffer
+// sits half a page past them.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -13,28 +14,31 @@ bool on_cache_line(const float* p) { return reinterpret_cast<std::uintptr_t>(p) 
 
 }  // namespace
 
-TEST_CASE("Scratch is zeroed and 64-byte aligned, and its line_floats slices are aligned",
-          "[layers][norm][scratch]") {
+TEST_CASE("Scratch arrays are zeroed and each starts on a cache line", "[layers][norm][scratch]") {
   for (int64_t C : {1, 7, 16, 100, 128, 130, 1024}) {
-    const int64_t stride = nl::kernels::line_floats(C);
+    {
+      nl::kernels::Scratch dirty(3, C);  // leave non-zero values in the allocator's cache
+      for (int k = 0; k < 3; ++k)
+        for (int64_t i = 0; i < dirty.stride(); ++i) dirty[k][i] = 1.0f + static_cast<float>(i);
+    }
+    nl::kernels::Scratch s(3, C);
+    const int64_t stride = s.stride();
     REQUIRE(stride >= C);
     REQUIRE(stride % 16 == 0);
     REQUIRE(stride - C < 16);
-    {
-      nl::kernels::Scratch dirty(3 * stride);  // leave non-zero values in the allocator's cache
-      for (int64_t i = 0; i < 3 * stride; ++i) dirty[i] = 1.0f + static_cast<float>(i);
+    for (int k = 0; k < 3; ++k) {
+      REQUIRE(s[k] == s[0] + k * stride);
+      REQUIRE(on_cache_line(s[k]));
+      for (int64_t i = 0; i < stride; ++i) REQUIRE(s[k][i] == 0.0f);
     }
-    nl::kernels::Scratch s(3 * stride);
-    for (int k = 0; k < 3; ++k) REQUIRE(on_cache_line(s.data() + k * stride));
-    for (int64_t i = 0; i < 3 * stride; ++i) REQUIRE(s[i] == 0.0f);
   }
 }
 
 TEST_CASE("Scratch of a size used before takes no new system allocation",
           "[layers][norm][scratch]") {
-  { nl::kernels::Scratch warm(4096); }
+  { nl::kernels::Scratch warm(1, 4096); }
   const int64_t before = nl::allocator_stats().system_allocs;
-  for (int i = 0; i < 10; ++i) nl::kernels::Scratch again(4096);
+  for (int i = 0; i < 10; ++i) nl::kernels::Scratch again(1, 4096);
   REQUIRE(nl::allocator_stats().system_allocs == before);
 }
 
@@ -44,17 +48,17 @@ TEST_CASE("Scratch next to page-long rows starts half a page past them in the lo
   for (int64_t shift : {0, 16, 48, 1000}) {  // rows at several offsets within a page
     const float* rows = x.data() + shift;
     for (int64_t row_len : {1024, 2048}) {
-      nl::kernels::Scratch s(500, rows, row_len);
-      REQUIRE(on_cache_line(s.data()));
-      const auto gap = (reinterpret_cast<std::uintptr_t>(s.data()) -
+      nl::kernels::Scratch s(1, 500, rows, row_len);
+      REQUIRE(on_cache_line(s[0]));
+      const auto gap = (reinterpret_cast<std::uintptr_t>(s[0]) -
                         reinterpret_cast<std::uintptr_t>(rows)) % 4096;
       REQUIRE(gap >= 2048 - 63);  // within a line of half a page (rows off a line: shift 1000)
       REQUIRE(gap <= 2048 + 63);
-      for (int64_t i = 0; i < 500; ++i) REQUIRE(s[i] == 0.0f);
+      for (int64_t i = 0; i < 500; ++i) REQUIRE(s[0][i] == 0.0f);
     }
   }
   // Shorter rows: no placement, just a zeroed, aligned buffer.
-  nl::kernels::Scratch plain(100, x.data(), 256);
-  REQUIRE(on_cache_line(plain.data()));
-  REQUIRE(plain[99] == 0.0f);
+  nl::kernels::Scratch plain(1, 100, x.data(), 256);
+  REQUIRE(on_cache_line(plain[0]));
+  REQUIRE(plain[0][99] == 0.0f);
 }
