@@ -6,8 +6,14 @@
  *   gcc -O2 -shared -fPIC scripts/gemm-trace.c -o /tmp/gemm-trace.so -ldl
  *   LD_PRELOAD=/tmp/gemm-trace.so build/bin/normlab --threads 1 bench --json --filter 'step/lm_ln$'
  *
- * Columns: transposes (row-major, as normlab calls them), M N K, lda ldb ldc, beta 0 or not.
- * docs/performance.md (sixth round) reads lm_ln with it. Not thread-safe: trace 1 thread. */
+ * PyTorch calls the Fortran sgemm_ of libblas.so.3 (OpenBLAS on Debian), traced too, so the
+ * two frameworks' BLAS time can be set side by side:
+ *   LD_PRELOAD=/tmp/gemm-trace.so /usr/bin/python3 scripts/torch_peer.py --config t1 \
+ *       --filter 'step/lm_ln$'
+ *
+ * Columns: transposes (row-major, as normlab calls them; "f" before them: a Fortran sgemm_
+ * call, column-major), M N K, lda ldb ldc, beta 0 or not. docs/performance.md (sixth and
+ * ninth rounds) reads lm_ln with it. Not thread-safe: trace 1 thread. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -16,17 +22,21 @@
 
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float*, int, const float*,
                          int, float, float*, int);
+typedef void (*fortran_sgemm_fn)(const char*, const char*, const int*, const int*, const int*,
+                                 const float*, const float*, const int*, const float*,
+                                 const int*, const float*, float*, const int*);
 
 enum { kMaxShapes = 512, kMaxSamples = 1 << 18 };
 
 struct Shape {
-  int trans_a, trans_b, m, n, k, lda, ldb, ldc, beta_nonzero;
+  int fortran, trans_a, trans_b, m, n, k, lda, ldb, ldc, beta_nonzero;
   long calls;
   double total_s;
   float* samples; /* the first kMaxSamples call times, seconds */
 };
 
 static sgemm_fn real_sgemm;
+static fortran_sgemm_fn real_fortran_sgemm;
 static struct Shape shapes[kMaxShapes];
 static int n_shapes;
 
@@ -50,19 +60,43 @@ static void report(void) {
   double all = 0;
   for (int i = 0; i < n_shapes; ++i) all += shapes[i].total_s;
   qsort(shapes, (size_t)n_shapes, sizeof shapes[0], by_total_desc);
-  fprintf(stderr, "%-2s %5s %5s %5s %5s %5s %5s %4s %8s %10s %6s %11s %8s\n", "op", "M", "N", "K",
+  fprintf(stderr, "%-3s %5s %5s %5s %5s %5s %5s %4s %8s %10s %6s %11s %8s\n", "op", "M", "N", "K",
           "lda", "ldb", "ldc", "beta", "calls", "total ms", "share", "median us", "GFLOP/s");
   for (int i = 0; i < n_shapes; ++i) {
     struct Shape* s = &shapes[i];
     const long kept = s->calls < kMaxSamples ? s->calls : kMaxSamples;
     qsort(s->samples, (size_t)kept, sizeof(float), by_time);
     const double median = s->samples[kept / 2];
-    fprintf(stderr, "%c%c %5d %5d %5d %5d %5d %5d %4s %8ld %10.1f %5.1f%% %11.2f %8.1f\n",
-            s->trans_a == 112 ? 'T' : 'N', s->trans_b == 112 ? 'T' : 'N', s->m, s->n, s->k,
+    fprintf(stderr, "%s%c%c %5d %5d %5d %5d %5d %5d %4s %8ld %10.1f %5.1f%% %11.2f %8.1f\n",
+            s->fortran ? "f" : " ", s->trans_a == 112 ? 'T' : 'N', s->trans_b == 112 ? 'T' : 'N', s->m, s->n, s->k,
             s->lda, s->ldb, s->ldc, s->beta_nonzero ? "1" : "0", s->calls, s->total_s * 1e3,
             100.0 * s->total_s / all, median * 1e6, 2.0 * s->m * s->n * (double)s->k / median / 1e9);
   }
   fprintf(stderr, "all sgemm calls: %.1f ms\n", all * 1e3);
+}
+
+static void record(int fortran, int trans_a, int trans_b, int m, int n, int k, int lda, int ldb,
+                   int ldc, float beta, double dt) {
+  const int beta_nonzero = beta != 0.0f;
+  int i = 0;
+  for (; i < n_shapes; ++i) {
+    const struct Shape* s = &shapes[i];
+    if (s->fortran == fortran && s->trans_a == trans_a && s->trans_b == trans_b && s->m == m &&
+        s->n == n && s->k == k && s->lda == lda && s->ldb == ldb && s->ldc == ldc &&
+        s->beta_nonzero == beta_nonzero)
+      break;
+  }
+  if (i == n_shapes) {
+    if (n_shapes == kMaxShapes) return; /* table full: later new shapes are not traced */
+    struct Shape s = {fortran, trans_a, trans_b, m, n, k, lda, ldb, ldc, beta_nonzero, 0, 0.0, NULL};
+    s.samples = malloc(sizeof(float) * kMaxSamples);
+    if (!s.samples) return;
+    shapes[n_shapes++] = s;
+  }
+  struct Shape* s = &shapes[i];
+  if (s->calls < kMaxSamples) s->samples[s->calls] = (float)dt;
+  s->calls++;
+  s->total_s += dt;
 }
 
 void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -73,24 +107,29 @@ void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float
   }
   const double t0 = now_s();
   real_sgemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  const double dt = now_s() - t0;
-  const int beta_nonzero = beta != 0.0f;
-  int i = 0;
-  for (; i < n_shapes; ++i) {
-    const struct Shape* s = &shapes[i];
-    if (s->trans_a == trans_a && s->trans_b == trans_b && s->m == m && s->n == n && s->k == k &&
-        s->lda == lda && s->ldb == ldb && s->ldc == ldc && s->beta_nonzero == beta_nonzero)
-      break;
+  record(0, trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, now_s() - t0);
+}
+
+void sgemm_(const char* trans_a, const char* trans_b, const int* m, const int* n, const int* k,
+            const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+            const float* beta, float* c, const int* ldc) {
+  if (!real_fortran_sgemm) {
+    /* Not found after this library when the caller's BLAS was dlopen'ed locally (Python
+     * extensions are): ask for libblas.so.3 by name. */
+    real_fortran_sgemm = (fortran_sgemm_fn)dlsym(RTLD_NEXT, "sgemm_");
+    if (!real_fortran_sgemm) {
+      void* blas = dlopen("libblas.so.3", RTLD_NOW);
+      if (blas) real_fortran_sgemm = (fortran_sgemm_fn)dlsym(blas, "sgemm_");
+    }
+    if (!real_fortran_sgemm) {
+      fprintf(stderr, "gemm-trace: no sgemm_ to forward to\n");
+      abort();
+    }
+    atexit(report);
   }
-  if (i == n_shapes) {
-    if (n_shapes == kMaxShapes) return; /* table full: later new shapes are not traced */
-    struct Shape s = {trans_a, trans_b, m, n, k, lda, ldb, ldc, beta_nonzero, 0, 0.0, NULL};
-    s.samples = malloc(sizeof(float) * kMaxSamples);
-    if (!s.samples) return;
-    shapes[n_shapes++] = s;
-  }
-  struct Shape* s = &shapes[i];
-  if (s->calls < kMaxSamples) s->samples[s->calls] = (float)dt;
-  s->calls++;
-  s->total_s += dt;
+  const double t0 = now_s();
+  real_fortran_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const int ta = (*trans_a == 'T' || *trans_a == 't' || *trans_a == 'C' || *trans_a == 'c') ? 112 : 111;
+  const int tb = (*trans_b == 'T' || *trans_b == 't' || *trans_b == 'C' || *trans_b == 'c') ? 112 : 111;
+  record(1, ta, tb, *m, *n, *k, *lda, *ldb, *ldc, *beta, now_s() - t0);
 }
