@@ -25,6 +25,8 @@ constexpr int kWidth = 16;
 typedef float Vf16 __attribute__((vector_size(64)));
 typedef float Vf8 __attribute__((vector_size(32)));
 typedef float Vf4 __attribute__((vector_size(16)));
+// What a comparison of two Vf16 gives: per lane -1 (true) or 0 (false).
+typedef int32_t Vi16 __attribute__((vector_size(64)));
 
 inline Vf16 load(const float* p) {
   Vf16 v;
@@ -58,6 +60,13 @@ inline void stream_fence() {
 
 // Asks for the 64-byte line at p ahead of its use (a hint; never faults).
 inline void prefetch(const float* p) { __builtin_prefetch(p, 0, 3); }
+
+// Whether any lane of a comparison result is true.
+inline bool any(const Vi16& m) {
+  int32_t bits = 0;
+  for (int i = 0; i < kWidth; ++i) bits |= m[i];
+  return bits != 0;
+}
 
 // The sum of the 16 lanes in a fixed tree order (halves added lane-wise, 16 → 8 → 4 → 2 → 1):
 // the same bits on every run, every thread count and every vector width the build targets.

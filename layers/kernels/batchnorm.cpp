@@ -54,6 +54,10 @@ void for_each_chunk(const Partition& p, int64_t R, Fn&& fn) {
 }
 
 
+// Rows whose mean shifts a chunk's first block in the statistics (see batchnorm_moments):
+// a 32-row mean is typically within 0.18 standard deviations (1/√32) of the block's.
+constexpr int64_t kPrefixRows = 32;
+
 // Every row loop here is bound by L1 loads and stores: one row per sweep loads (and for the
 // sums, stores) two to four per-channel vectors for every vector of x (and dy). kSweepRows rows
 // per sweep share them.
@@ -250,36 +254,59 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
           deviation_sums<kSweepRows>(&rows[i], sh, s1, s2, C);
         for (; i < nb; ++i) deviation_sums<1>(&rows[i], sh, s1, s2, C);
       };
-      // After the chunk's first block, one pass: deviations from the chunk's mean so far. The
-      // rows of a batch are exchangeable, so that mean is within a fraction of a standard
-      // deviation of this block's, and s2 - s1²/nb loses nothing. Where it is not (sorted
-      // rows, a drifting distribution), s1² > s2·nb/2 in some channel (the shift is more than
-      // one standard deviation off: s2 - s1²/nb would cancel more than a bit of the block's
-      // own spread, and s2 may even overflow where the block's deviations do not), and the
-      // block takes the two passes below. Saves the second read of most blocks (BatchNorm
-      // fwd 2048×128 1.12-1.19× faster, docs/performance.md step 21).
-      bool shifted_ok = false;
-      if (n > 0) {
-        for (int64_t c = 0; c < C; ++c) sh[c] = static_cast<float>(M[c]);
-        deviations();
+      // The block's deviations are summed from a shift close to its mean, in one pass where the
+      // shift can be had without reading the block first: after the chunk's first block, the
+      // chunk's mean so far; for the first block, the float mean of its first kPrefixRows rows
+      // (a small read, from cache again in the pass). The rows of a batch are exchangeable, so
+      // either shift is within a fraction of a standard deviation of the block's mean, and
+      // s2 - s1²/nb loses nothing. Where it is not (sorted rows, a drifting distribution),
+      // s1² > s2·nb/2 in some channel (the shift is more than one standard deviation off:
+      // s2 - s1²/nb would cancel more than a bit of the block's own spread, and s2 may even
+      // overflow where the block's deviations do not), and the block takes two passes: its own
+      // float mean, then the deviations from it. Saves the second read of most blocks (BatchNorm
+      // fwd 2048×128 1.12-1.19× faster, docs/performance.md step 21; the first blocks' prefix:
+      // ninth round).
+      // False on NaN (comparisons with it are false); an infinite s2 retries too. Vectorised:
+      // as a scalar loop this check cost 6-12 % of the whole pass at C = 256-1024 (ninth round).
+      auto shift_ok = [&] {
         const float half_nb = 0.5f * static_cast<float>(nb);
-        bool ok = true;
-        for (int64_t c = 0; c < C; ++c)  // false on NaN; an infinite s2 retries too
-          ok &= s1[c] * s1[c] <= half_nb * s2[c] && s2[c] <= std::numeric_limits<float>::max();
-        shifted_ok = ok;
-      }
-      if (!shifted_ok) {
-        // Pass 1: the block's mean in float, summed as deviations from its first valid row.
+        constexpr float kMax = std::numeric_limits<float>::max();
+        const Vf16 vh = simd::splat(half_nb), vmax = simd::splat(kMax);
+        simd::Vi16 bad{};
+        int64_t c = 0;
+        for (; c + kWidth <= C; c += kWidth) {
+          const Vf16 a = simd::load(s1 + c), b = simd::load(s2 + c);
+          bad |= ~((a * a <= vh * b) & (b <= vmax));
+        }
+        bool ok = !simd::any(bad);
+        for (; c < C; ++c) ok &= s1[c] * s1[c] <= half_nb * s2[c] && s2[c] <= kMax;
+        return ok;
+      };
+      // sh = the float mean of the block's first `count` rows, summed as deviations from its
+      // first valid row.
+      auto mean_of_first = [&](int64_t count) {
         const float* xf = rows[0];
         std::fill(s1, s1 + C, 0.0f);
         int64_t i = 1;
-        for (; i + kSweepRows <= nb; i += kSweepRows)
+        for (; i + kSweepRows <= count; i += kSweepRows)
           shifted_sums<kSweepRows>(&rows[i], xf, s1, C);
-        for (; i < nb; ++i) shifted_sums<1>(&rows[i], xf, s1, C);
-        const float inv_nb = 1.0f / static_cast<float>(nb);
-        for (int64_t c = 0; c < C; ++c) sh[c] = xf[c] + s1[c] * inv_nb;
-        // Pass 2 over the cached block: deviations from that mean (the shifted two-pass form,
-        // so a large mean costs no precision; see row_moments).
+        for (; i < count; ++i) shifted_sums<1>(&rows[i], xf, s1, C);
+        const float inv_count = 1.0f / static_cast<float>(count);
+        for (int64_t c = 0; c < C; ++c) sh[c] = xf[c] + s1[c] * inv_count;
+      };
+      bool shifted_ok;
+      if (n > 0) {
+        for (int64_t c = 0; c < C; ++c) sh[c] = static_cast<float>(M[c]);
+        deviations();
+        shifted_ok = shift_ok();
+      } else {
+        const int64_t prefix = std::min(nb, kPrefixRows);
+        mean_of_first(prefix);
+        deviations();
+        shifted_ok = prefix == nb || shift_ok();  // the block's own mean needs no check
+      }
+      if (!shifted_ok) {
+        mean_of_first(nb);
         deviations();
       }
       const double inv = 1.0 / static_cast<double>(nb);
