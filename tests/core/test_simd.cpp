@@ -1,6 +1,7 @@
-// core/simd.h: unaligned load/store round trip, splat, and the fixed order of hsum.
+// core/simd.h: unaligned load/store round trip, splat, the fixed order of hsum, and any().
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <vector>
 
 #include "core/simd.h"
@@ -29,4 +30,17 @@ TEST_CASE("simd hsum adds halves in a fixed tree (16 -> 8 -> 4 -> 2 -> 1)", "[co
   REQUIRE(nl::simd::hsum(nl::simd::load(lanes)) == 14.0f);
   for (int k = 0; k < 16; ++k) lanes[k] = static_cast<float>(k);
   REQUIRE(nl::simd::hsum(nl::simd::load(lanes)) == 120.0f);
+}
+
+TEST_CASE("simd any is true when one lane of a comparison is, false when none is",
+          "[core][simd]") {
+  float lanes[16];
+  for (int k = 0; k < 16; ++k) lanes[k] = static_cast<float>(k);
+  const Vf16 v = nl::simd::load(lanes);
+  REQUIRE_FALSE(nl::simd::any(v > nl::simd::splat(15.0f)));
+  REQUIRE(nl::simd::any(v > nl::simd::splat(14.0f)));  // lane 15 only
+  REQUIRE(nl::simd::any(v < nl::simd::splat(0.5f)));   // lane 0 only
+  lanes[7] = std::numeric_limits<float>::quiet_NaN();  // NaN compares false
+  REQUIRE_FALSE(nl::simd::any(nl::simd::load(lanes) > nl::simd::splat(15.0f)));
+  REQUIRE(nl::simd::any(~(nl::simd::load(lanes) <= nl::simd::splat(15.0f))));
 }

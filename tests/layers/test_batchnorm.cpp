@@ -276,6 +276,20 @@ TEST_CASE("BatchNorm statistics stay accurate when the row blocks' means differ 
   }
 }
 
+TEST_CASE("BatchNorm statistics stay accurate when a first block's first 32 rows are unrepresentative",
+          "[layers][batchnorm][numerics]") {
+  // A chunk's first block shifts its one-pass sums by the mean of its first 32 rows. Here
+  // those rows sit 1e3 above the rest (std 1, mean 1e4): that shift is ~7 of the block's
+  // standard deviations off its mean, the check must send the block to two passes, and the
+  // statistics still match double (1638-row blocks at C = 20, one chunk).
+  const int64_t R = 3276, C = 20;
+  Rng rng(72);
+  Tensor x = Tensor::normal({R, C}, 1e4f, 1.0f, rng);
+  for (int64_t r = 0; r < 32; ++r)
+    for (int64_t c = 0; c < C; ++c) x.data()[r * C + c] += 1e3f;
+  check_stats_against_double(x, 1e-2, 1e-5);
+}
+
 TEST_CASE("BatchNorm of a constant feature gives beta and finite gradients (no NaN)",
           "[layers][batchnorm][numerics]") {
   auto bn = make_bn(3, 61);
