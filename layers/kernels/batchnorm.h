@@ -17,8 +17,9 @@ namespace kernels {
 // update: x is streamed from memory once. A block sums deviations from a shift close to its
 // mean in one pass: the mean of the chunk's rows before it, or, for a chunk's first block, the
 // float mean of its first 32 rows; wherever that shift is more than a standard deviation off,
-// from the block's own float mean (two passes, the second from cache). Rows are split across threads in a fixed partition
-// with partials merged in a fixed order: results do not depend on the thread count.
+// from the block's own float mean (two passes, the second from cache). Rows are split across
+// threads in a fixed partition with partials merged in a fixed order: results do not depend
+// on the thread count.
 void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
                      float* mean, float* mean_lo, float* var, float* rstd);
 // batchnorm_stats in two halves (SyncBatchNorm merges the first half's output over ranks):
