@@ -110,6 +110,11 @@ void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float
   record(0, trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, now_s() - t0);
 }
 
+/* A Fortran transpose flag ('N', 'T' or 'C', either case) as CBLAS's enum value (111, 112). */
+static int cblas_trans(char flag) {
+  return (flag == 'T' || flag == 't' || flag == 'C' || flag == 'c') ? 112 : 111;
+}
+
 void sgemm_(const char* trans_a, const char* trans_b, const int* m, const int* n, const int* k,
             const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
             const float* beta, float* c, const int* ldc) {
@@ -129,7 +134,6 @@ void sgemm_(const char* trans_a, const char* trans_b, const int* m, const int* n
   }
   const double t0 = now_s();
   real_fortran_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  const int ta = (*trans_a == 'T' || *trans_a == 't' || *trans_a == 'C' || *trans_a == 'c') ? 112 : 111;
-  const int tb = (*trans_b == 'T' || *trans_b == 't' || *trans_b == 'C' || *trans_b == 'c') ? 112 : 111;
-  record(1, ta, tb, *m, *n, *k, *lda, *ldb, *ldc, *beta, now_s() - t0);
+  record(1, cblas_trans(*trans_a), cblas_trans(*trans_b), *m, *n, *k, *lda, *ldb, *ldc, *beta,
+         now_s() - t0);
 }
