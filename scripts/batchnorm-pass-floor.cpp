@@ -7,6 +7,9 @@
 //   rows   the four passes the maths needs, reduced to their memory traffic, over whole rows:
 //          statistics (read x), apply (read x, stream y), gradient sums (read dy and x), dx
 //          (read dy and x, stream dx): 8 array passes where the floor counts 5;
+//   rows, plain stores  the same with y and dx written through the caches, as the kernels do
+//          below the streaming size (16 MiB arrays: layers/kernels/norm_common.h), i.e. the
+//          bare pattern of the 8192x256 row (docs/performance.md, tenth round);
 //   slabs  the same four passes one column slab at a time (W columns of every row), so that
 //          the second pass over a slab might find it in L3 instead of DRAM: 5 DRAM passes.
 // Prints each variant's median and the counted floor's share of it (the benchmark's % floor).
@@ -41,15 +44,20 @@ float* array(int64_t n) {
 
 // The four passes over columns [c0, c1) of every row (row stride C), 4 rows per sweep in the
 // reductions as the kernels do; acc, coef: per-column arrays.
+template <bool kStream>
 void two_pass(const float* x, float* y, const float* dy, float* dx, float* acc,
               const float* coef, int64_t R, int64_t C, int64_t c0, int64_t c1) {
+  auto out = [](float* p, V v) {
+    if constexpr (kStream) stream(p, v);
+    else store(p, v);
+  };
   for (int64_t r = 0; r + 4 <= R; r += 4)  // statistics
     for (int64_t c = c0; c < c1; c += 16) {
       const float* p = x + r * C + c;
       store(acc + c, load(acc + c) + load(p) + load(p + C) + load(p + 2 * C) + load(p + 3 * C));
     }
   for (int64_t r = 0; r < R; ++r)  // apply
-    for (int64_t c = c0; c < c1; c += 16) stream(y + r * C + c, load(x + r * C + c) * load(coef + c));
+    for (int64_t c = c0; c < c1; c += 16) out(y + r * C + c, load(x + r * C + c) * load(coef + c));
   for (int64_t r = 0; r + 4 <= R; r += 4)  // gradient sums
     for (int64_t c = c0; c < c1; c += 16) {
       V a = load(acc + c);
@@ -58,8 +66,8 @@ void two_pass(const float* x, float* y, const float* dy, float* dx, float* acc,
     }
   for (int64_t r = 0; r < R; ++r)  // dx
     for (int64_t c = c0; c < c1; c += 16)
-      stream(dx + r * C + c, load(dy + r * C + c) + load(x + r * C + c) * load(coef + c));
-  _mm_sfence();
+      out(dx + r * C + c, load(dy + r * C + c) + load(x + r * C + c) * load(coef + c));
+  if constexpr (kStream) _mm_sfence();
 }
 
 }  // namespace
@@ -83,12 +91,15 @@ int main(int argc, char** argv) {
   variants.push_back({"triad (plain stores)", [&] {
                         for (int64_t i = 0; i < n; i += 16) store(dx + i, load(x + i) + 0.5f * load(dy + i));
                       }});
-  variants.push_back({"two-pass, whole rows", [&] { two_pass(x, y, dy, dx, acc, coef, R, C, 0, C); }});
+  variants.push_back({"two-pass, whole rows", [&] { two_pass<true>(x, y, dy, dx, acc, coef, R, C, 0, C); }});
+  variants.push_back({"whole rows, plain stores", [&] {
+                        two_pass<false>(x, y, dy, dx, acc, coef, R, C, 0, C);
+                      }});
   for (int64_t w : {512, 256, 128, 64})
     if (w < C && C % w == 0)
       variants.push_back({"two-pass, slabs of " + std::to_string(w), [&, w] {
                             for (int64_t c0 = 0; c0 < C; c0 += w)
-                              two_pass(x, y, dy, dx, acc, coef, R, C, c0, c0 + w);
+                              two_pass<true>(x, y, dy, dx, acc, coef, R, C, c0, c0 + w);
                           }});
 
   std::vector<std::vector<double>> ms(variants.size());
