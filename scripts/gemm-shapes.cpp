@@ -2,7 +2,13 @@
 // (docs/performance.md, "Third round"), with OpenBLAS alone (no normlab code):
 //   1. when a second OpenBLAS thread pays off (1 vs 2 threads, with the short worker spin
 //      timeout normlab sets), by shape;
-//   2. when a product with few rows is faster as one sgemv per row than as one sgemm.
+//   2. when a product with few rows is faster as one sgemv per row than as one sgemm;
+//   3. the eight products of an `mlp` training step (batch 64, 784-256-256-10) back to back,
+//      1 vs 2 threads, with OpenBLAS's workers sleeping between calls (normlab's setting) and
+//      spinning (OpenBLAS's default, PyTorch's): the most a second core could give that step
+//      when every operand is already in both cores' caches, and with the operands rewritten by
+//      the calling core before each step, as the optimizer and the element-wise ops do
+//      (docs/performance.md, tenth round).
 // Build and run (a quiet machine; each line is the median of 7 repetitions):
 //   g++ -O2 -std=c++17 scripts/gemm-shapes.cpp -lopenblas -o /tmp/gemm-shapes && /tmp/gemm-shapes
 #include <cblas.h>
@@ -99,6 +105,42 @@ int main() {
     const double t_gemv = median_us([&] { rows_as_gemv(s, a, b, c); });
     std::printf("  %dx%4dx%4d tb=%d  sgemm %8.2f us  sgemv per row %8.2f us  speed-up %.2f\n", s.M, s.N, s.K, s.tb,
                 t_gemm, t_gemv, t_gemm / t_gemv);
+  }
+
+  std::printf("3. the mlp step's eight products back to back, 1 vs 2 threads\n");
+  const Shape mlp[] = {{64, 256, 784, false, true},  {64, 256, 256, false, true}, {64, 10, 256, false, true},
+                       {10, 256, 64, true, false},   {64, 256, 10, false, false}, {256, 256, 64, true, false},
+                       {64, 256, 256, false, false}, {256, 784, 64, true, false}};
+  std::vector<float> a(784 * 256, 0.5f), b(784 * 256, 0.25f), c(784 * 256);
+  auto step = [&] {
+    for (const Shape& s : mlp) gemm(s, a, b, c);
+  };
+  auto rewrite = [&] {  // as the optimizer and the element-wise ops do, on the calling core
+    for (size_t i = 0; i < a.size(); ++i) a[i] += 1e-7f, b[i] += 1e-7f;
+  };
+  // Median of 201 steps, each timed alone, after an untimed rewrite of the operands or not.
+  auto step_us = [&](bool rewritten) {
+    std::vector<double> t;
+    for (int r = 0; r < 201; ++r) {
+      if (rewritten) rewrite();
+      const auto t0 = std::chrono::steady_clock::now();
+      step();
+      t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[100];
+  };
+  for (const char* timeout : {"4", "28"}) {  // 2^4 cycles (sleep at once), 2^28 (OpenBLAS's default)
+    setenv("OPENBLAS_THREAD_TIMEOUT", timeout, 1);
+    openblas_read_env();
+    blas_thread_shutdown_();
+    openblas_set_num_threads(1);
+    const double t1 = step_us(false), t1w = step_us(true);
+    openblas_set_num_threads(2);
+    const double t2 = step_us(false), t2w = step_us(true);
+    std::printf("  workers %-8s  1 thread %7.1f us  2 threads %7.1f us  speed-up %.2f   operands rewritten"
+                " first: %7.1f / %7.1f us, %.2f\n",
+                timeout[0] == '4' ? "sleeping" : "spinning", t1, t2, t1 / t2, t1w, t2w, t1w / t2w);
   }
   return 0;
 }
