@@ -9,8 +9,7 @@
 //   bare       all four passes bare (scripts/batchnorm-pass-floor.cpp's "plain stores" rows).
 // Prints the median and minimum of each.
 //
-//   g++ -O3 -march=native -std=c++20 -I. scripts/batchnorm-pass-costs.cpp build/libnormlab.a \
-//       -lopenblas -lz -lpthread -o /tmp/bn-costs
+//   g++ -O3 -march=native -std=c++20 -I. scripts/batchnorm-pass-costs.cpp build/libnormlab.a -lopenblas -lz -lpthread -o /tmp/bn-costs
 //   NORMLAB_THREADS=1 /tmp/bn-costs 8192 256 [reps=60]
 #include <algorithm>
 #include <chrono>
