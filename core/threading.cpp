@@ -217,6 +217,13 @@ int parse_thread_count(const std::string& text) {
   return n;
 }
 
+double parse_gemm_thread_min(const std::string& text) {
+  if (text.empty() || text.size() > 15 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw ValueError("NORMLAB_GEMM_THREAD_MIN must be a non-negative integer (multiply-adds), got '" +
+                     text + "'");
+  return std::stod(text);
+}
+
 int num_threads() { return pool().size(); }
 
 void set_num_threads(int n) {
@@ -237,7 +244,21 @@ void set_num_threads(int n) {
 // with cold caches there). With the threshold at 16 M instead of 4 M (every MLP product on one
 // thread) the MLP steps ran 1.05-1.12x faster at 2 threads; lm_ln, the RNNs and 256x256x256
 // were unchanged (docs/performance.md, step 18). 256^3 is exactly the threshold: threaded.
-constexpr double kThreadedGemmMinWork = 16.0 * 1024 * 1024;
+// NORMLAB_GEMM_THREAD_MIN=N sets another threshold (0: every product, the RNN's recurrent ones
+// included, goes to OpenBLAS's threads), for A/B measurements and machines whose cores are not
+// shared: with that and OpenBLAS's workers spinning between products
+// (OPENBLAS_THREAD_TIMEOUT=28), the mlp steps ran 1.6x faster at 2 threads in minutes when this
+// host's second core ran freely, and most workloads lost when it did not (docs/performance.md,
+// tenth round), so the default stays.
+constexpr double kDefaultThreadedGemmMinWork = 16.0 * 1024 * 1024;
+
+double threaded_gemm_min_work() {
+  static const double work = [] {
+    const char* env = std::getenv("NORMLAB_GEMM_THREAD_MIN");
+    return env && *env ? parse_gemm_thread_min(env) : kDefaultThreadedGemmMinWork;
+  }();
+  return work;
+}
 constexpr double kThreadedGemmFullK = 128.0;
 
 void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
@@ -245,7 +266,7 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   const int all = num_threads();
   const double k = static_cast<double>(K);
   const double work = static_cast<double>(M) * static_cast<double>(N) * k * std::min(1.0, k / kThreadedGemmFullK);
-  const int want = work >= kThreadedGemmMinWork ? all : 1;
+  const int want = work >= threaded_gemm_min_work() ? all : 1;
   if (want > 1) blas_wants_cores.store(true, std::memory_order_relaxed);
   if (want != blas_threads_now.load(std::memory_order_relaxed)) {
     openblas_set_num_threads(want);
@@ -253,7 +274,7 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   }
 }
 
-// nl::sgemm_repeated splits products from this many multiply-adds up to kThreadedGemmMinWork
+// nl::sgemm_repeated splits products from this many multiply-adds up to threaded_gemm_min_work()
 // over the pool's threads, one single-threaded OpenBLAS call per part. A pool worker woken
 // within the last 50 µs is still spinning and starts at once, and in an RNN's time loop it
 // always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256 products and
@@ -266,7 +287,7 @@ int repeated_gemm_parts(int64_t M, int64_t N, int64_t K) {
   const int all = num_threads();
   if (all < 2) return 1;
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (work < kRepeatedSplitMinWork || work >= kThreadedGemmMinWork) return 1;
+  if (work < kRepeatedSplitMinWork || work >= threaded_gemm_min_work()) return 1;
   if (std::max(M, N) < 32 * all) return 1;  // parts of at least 32 rows or columns
   return all;
 }

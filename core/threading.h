@@ -13,6 +13,10 @@ namespace nl {
 // The thread count in a NORMLAB_THREADS value; ValueError unless it is a positive integer.
 int parse_thread_count(const std::string& text);
 
+// The multiply-adds in a NORMLAB_GEMM_THREAD_MIN value (from which a GEMM is given all threads;
+// see core/threading.cpp); ValueError unless it is a non-negative integer.
+double parse_gemm_thread_min(const std::string& text);
+
 // Number of threads used by parallel_for and by OpenBLAS.
 int num_threads();
 // Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.

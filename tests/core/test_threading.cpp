@@ -125,6 +125,13 @@ TEST_CASE("NORMLAB_THREADS values are parsed strictly", "[threads][errors]") {
     REQUIRE_THROWS_MENTIONING(parse_thread_count(bad), "NORMLAB_THREADS", "positive integer");
 }
 
+TEST_CASE("NORMLAB_GEMM_THREAD_MIN values are parsed strictly", "[threads][errors]") {
+  REQUIRE(parse_gemm_thread_min("0") == 0.0);
+  REQUIRE(parse_gemm_thread_min("16777216") == 16777216.0);
+  for (const char* bad : {"", "-1", "1e6", " 5", "5x", "abc", "1234567890123456"})
+    REQUIRE_THROWS_MENTIONING(parse_gemm_thread_min(bad), "NORMLAB_GEMM_THREAD_MIN", "non-negative integer");
+}
+
 extern "C" int openblas_thread_timeout(void);  // OpenBLAS: the timeout it read from the env
 
 TEST_CASE("OpenBLAS's worker spin timeout is shortened unless the user set one", "[threads]") {
