@@ -247,7 +247,7 @@ void set_num_threads(int n) {
 // NORMLAB_GEMM_THREAD_MIN=N sets another threshold (0: every product, the RNN's recurrent ones
 // included, goes to OpenBLAS's threads), for A/B measurements and machines whose cores are not
 // shared: with that and OpenBLAS's workers spinning between products
-// (OPENBLAS_THREAD_TIMEOUT=28), the mlp steps ran 1.6x faster at 2 threads in minutes when this
+// (OPENBLAS_THREAD_TIMEOUT=28), the mlp steps ran 1.6x faster at 2 threads in a minute when this
 // host's second core ran freely, and most workloads lost when it did not (docs/performance.md,
 // tenth round), so the default stays.
 constexpr double kDefaultThreadedGemmMinWork = 16.0 * 1024 * 1024;

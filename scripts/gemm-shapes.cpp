@@ -9,7 +9,8 @@
 //      when every operand is already in both cores' caches, and with the operands rewritten by
 //      the calling core before each step, as the optimizer and the element-wise ops do
 //      (docs/performance.md, tenth round).
-// Build and run (a quiet machine; each line is the median of 7 repetitions):
+// Build and run (a quiet machine; each line of 1-2 is the median of 7 repetitions, of 3 the
+// median of 201 steps):
 //   g++ -O2 -std=c++17 scripts/gemm-shapes.cpp -lopenblas -o /tmp/gemm-shapes && /tmp/gemm-shapes
 #include <cblas.h>
 
