@@ -96,6 +96,35 @@ void sgemm_repeated(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
   gemm(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N, true);
 }
 
+void sgemm(const GemmCall& g) {
+  sgemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
+}
+
+void sgemm_repeated(const GemmCall& g) {
+  sgemm_repeated(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
+}
+
+void sgemm_pair(const GemmCall& first, const GemmCall& second, bool repeated) {
+  auto run = [repeated](const GemmCall& g) {
+    gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.trans_a ? g.M : g.K, g.B,
+         g.trans_b ? g.K : g.N, g.beta, g.C, g.N, repeated);
+  };
+  // Not a product that runs as sgemv rows (few_rows_as_gemv): inside a pool task it would run
+  // as an sgemm instead, which rounds differently.
+  const bool at_once = !few_rows_as_gemv(first.M, first.N, first.K) &&
+                       !few_rows_as_gemv(second.M, second.N, second.K) &&
+                       pair_gemms_on_pool(first.M, first.N, first.K, second.M, second.N, second.K);
+  if (!at_once) {
+    run(first);
+    run(second);
+    return;
+  }
+  choose_blas_threads(first.M, first.N, first.K);  // one OpenBLAS thread (both are below its threshold)
+  parallel_for(2, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) run(i == 0 ? first : second);  // one call each, in a pool task
+  });
+}
+
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, const float* B, float beta, float* C) {
   for (int64_t i = 0; i < M; ++i)

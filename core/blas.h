@@ -27,6 +27,29 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void sgemm_repeated(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                     const float* A, const float* B, float beta, float* C);
 
+// One product's arguments (row-major, leading dimensions as in the first sgemm above).
+struct GemmCall {
+  bool trans_a = false, trans_b = false;
+  int64_t M = 0, N = 0, K = 0;
+  float alpha = 1.0f;
+  const float* A = nullptr;
+  const float* B = nullptr;
+  float beta = 0.0f;
+  float* C = nullptr;
+};
+
+// sgemm and sgemm_repeated with the arguments of `g`.
+void sgemm(const GemmCall& g);
+void sgemm_repeated(const GemmCall& g);
+
+// Two independent products (neither reads what the other writes): a layer's input gradient and
+// its weight gradient. With 2+ threads, when each has from 1 M multiply-adds up to the size that
+// OpenBLAS's own threads take (pair_gemms_on_pool, core/threading.h), they run at once, one
+// single-threaded OpenBLAS call on each of two pool threads: the same calls one thread makes,
+// so the same bits. Otherwise they run one after the other, each as sgemm (or, with
+// `repeated`, as sgemm_repeated) runs it.
+void sgemm_pair(const GemmCall& first, const GemmCall& second, bool repeated = false);
+
 // A naive triple loop with the same contract, double accumulation: the test reference only.
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, const float* B, float beta, float* C);

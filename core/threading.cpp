@@ -44,10 +44,16 @@ std::atomic<int> blas_threads_now{0};
 
 // How long the caller of a parallel_for spins for its workers before it sleeps.
 constexpr std::chrono::microseconds kCallerSpin{50};
-// How long a worker spins for the next job before it sleeps: the passes of a norm (BatchNorm
-// makes four per forward + backward) and chains of elementwise ops come back to back, and
-// waking a sleeping worker through the condition variable costs ~15 µs on this machine.
-constexpr std::chrono::microseconds kWorkerSpin{50};
+// How long a worker spins for the next job before it sleeps. A spinning worker starts a job
+// within ~1 µs; one woken through the condition variable starts after ~12 µs when it slept for
+// less than ~0.3 ms, and after 42-50 µs when it slept longer (this machine's idle core goes into
+// a deeper sleep; scratch measurement in docs/performance.md, eleventh round). In a training
+// step at 2 threads the pool's jobs come every few µs in an RNN's time loop, but up to ~0.5 ms
+// apart in an MLP (its single-threaded forward products between Adam's update and the first
+// sgemm_pair of the backward): 50 µs of spin made that pair wait for a sleeping worker and gain
+// nothing; 1 ms made it pay. The spin stops at once when a threaded GEMM wants the core
+// (blas_wants_cores), and a worker spins at most 1 ms after its last job before it sleeps.
+constexpr std::chrono::microseconds kWorkerSpin{1000};
 // Set by choose_blas_threads before a GEMM that OpenBLAS will thread, cleared by the next
 // parallel_for: a spinning worker then goes to sleep at once, leaving its core to OpenBLAS.
 std::atomic<bool> blas_wants_cores{false};
@@ -275,21 +281,39 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
 }
 
 // nl::sgemm_repeated splits products from this many multiply-adds up to threaded_gemm_min_work()
-// over the pool's threads, one single-threaded OpenBLAS call per part. A pool worker woken
-// within the last 50 µs is still spinning and starts at once, and in an RNN's time loop it
-// always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256 products and
+// over the pool's threads, one single-threaded OpenBLAS call per part (and sgemm_pair runs two
+// products of this size or more at once). A pool worker is still spinning when its next job
+// comes within kWorkerSpin, and in an RNN's time loop it always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256 products and
 // 256x256x32 weight gradients, 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from 256 K on,
 // rnn_ln_b4's 256x256x4 weight gradients split too and its step ran 0.83x as fast.
-constexpr double kRepeatedSplitMinWork = 1024.0 * 1024;
+constexpr double kPoolGemmMinWork = 1024.0 * 1024;
 
 int repeated_gemm_parts(int64_t M, int64_t N, int64_t K) {
   if (t_in_job) return 1;
   const int all = num_threads();
   if (all < 2) return 1;
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (work < kRepeatedSplitMinWork || work >= threaded_gemm_min_work()) return 1;
+  if (work < kPoolGemmMinWork || work >= threaded_gemm_min_work()) return 1;
   if (std::max(M, N) < 32 * all) return 1;  // parts of at least 32 rows or columns
   return all;
+}
+
+// Two independent products of 1 M multiply-adds or more at once, one per pool thread (the
+// backward's dx = dy·W and dW += dyᵀ·x of a Linear layer; an RNN step's dh and dU). Each stays
+// one single-threaded OpenBLAS call, so the results are those of one thread, bit for bit.
+// Measured at 2 threads (docs/performance.md, eleventh round): a Linear layer's pair at batch
+// 64, 256 -> 256 (4 M each), 1.3-1.5x faster than one after the other with the worker spinning;
+// 1 M each 1.3-1.7x; 0.25 M 1.0-1.4x.
+bool pair_gemms_on_pool(int64_t M1, int64_t N1, int64_t K1, int64_t M2, int64_t N2, int64_t K2) {
+  if (t_in_job || num_threads() < 2) return false;
+  auto fits = [](int64_t M, int64_t N, int64_t K) {
+    const double k = static_cast<double>(K);
+    const double work = static_cast<double>(M) * static_cast<double>(N) * k;
+    // The measure choose_blas_threads uses: a product it would thread is left to OpenBLAS.
+    const double threaded_work = work * std::min(1.0, k / kThreadedGemmFullK);
+    return work >= kPoolGemmMinWork && threaded_work < threaded_gemm_min_work();
+  };
+  return fits(M1, N1, K1) && fits(M2, N2, K2);
 }
 
 bool inside_parallel_task() { return t_in_job; }

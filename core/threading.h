@@ -31,6 +31,10 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K);
 // Into how many parts nl::sgemm_repeated splits an M×N×K product over the pool (1: not split;
 // the product then runs as one OpenBLAS call, threaded or not by choose_blas_threads).
 int repeated_gemm_parts(int64_t M, int64_t N, int64_t K);
+// Whether nl::sgemm_pair runs its two products at once, one on each of two pool threads: with
+// 2+ threads, outside a pool task, when each has at least 1 M multiply-adds and neither is large
+// enough for OpenBLAS's own threads (choose_blas_threads).
+bool pair_gemms_on_pool(int64_t M1, int64_t N1, int64_t K1, int64_t M2, int64_t N2, int64_t K2);
 // Whether the calling thread is running a parallel_for task (where nested loops run inline).
 bool inside_parallel_task();
 

@@ -51,16 +51,25 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
             }
           }
           bool fresh = false;
+          GemmCall dh_call, dw_call;
           if (g.needs(1)) {  // dh_prev = d · w_hh
             Tensor& dh = g.target(1, &fresh);
-            sgemm_repeated(false, false, B, H, H, 1.0f, d.data(), w.data(), fresh ? 0.0f : 1.0f,
-                           dh.data());
+            dh_call = {false, false, B, H, H, 1.0f, d.data(), w.data(), fresh ? 0.0f : 1.0f,
+                       dh.data()};
           }
           if (g.needs(2)) {  // dw_hh = dᵀ · h_prev
             Tensor& dw = g.target(2, &fresh);
-            sgemm_repeated(true, false, H, H, B, 1.0f, d.data(), h.data(), fresh ? 0.0f : 1.0f,
-                           dw.data());
+            dw_call = {true, false, H, H, B, 1.0f, d.data(), h.data(), fresh ? 0.0f : 1.0f,
+                       dw.data()};
           }
+          // Both: at once on two threads where that pays (one core keeps w_hh in its cache from
+          // step to step, the other dw_hh); otherwise each split over the pool like the forward's.
+          if (g.needs(1) && g.needs(2))
+            sgemm_pair(dh_call, dw_call, /*repeated=*/true);
+          else if (g.needs(1))
+            sgemm_repeated(dh_call);
+          else if (g.needs(2))
+            sgemm_repeated(dw_call);
         });
   }
   return out;

@@ -4,6 +4,8 @@
 // gradient goes straight into the three GEMM/reduction consumers (no copy through an add node).
 //   x: (..., in), W: (out, in), b: (out) or undefined -> y: (..., out)
 //   dx = dy W,  dW = dyᵀ x (over all rows),  db = sum over rows of dy (rows in order).
+// dx and dW are independent products: sgemm_pair runs them at once on two threads where that
+// pays (bit-identical to one thread).
 // Rounding: with K = in above OpenBLAS's K block, the bias joins the first partial sum instead
 // of the final one (a fixed, deterministic order; see docs/performance.md).
 #include <cstring>
@@ -40,16 +42,24 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
            [x = x.detach(), w = w.detach(), M, in, out_f](const Tensor& dy, GradSink& g) {
              const float* pdy = dy.data();
              bool fresh = false;
+             // dx and dW: one product each, run at once on two threads where that pays.
+             GemmCall dx_call, dw_call;
              if (g.needs(0)) {
                Tensor& dx = g.target(0, &fresh);
-               sgemm(false, false, M, in, out_f, 1.0f, pdy, w.data(), fresh ? 0.0f : 1.0f,
-                     dx.data());
+               dx_call = {false, false, M, in, out_f, 1.0f, pdy, w.data(), fresh ? 0.0f : 1.0f,
+                          dx.data()};
              }
              if (g.needs(1)) {
                Tensor& dw = g.target(1, &fresh);
-               sgemm(true, false, out_f, in, M, 1.0f, pdy, x.data(), fresh ? 0.0f : 1.0f,
-                     dw.data());
+               dw_call = {true, false, out_f, in, M, 1.0f, pdy, x.data(), fresh ? 0.0f : 1.0f,
+                          dw.data()};
              }
+             if (g.needs(0) && g.needs(1))
+               sgemm_pair(dx_call, dw_call);
+             else if (g.needs(0))
+               sgemm(dx_call);
+             else if (g.needs(1))
+               sgemm(dw_call);
              if (g.needs(2)) {
                // Row sums in row order, then one add: the same rounding as sum_to + add.
                Tensor& db = g.target(2, &fresh);

@@ -67,3 +67,23 @@ TEST_CASE("linear with a wrong input width names the op and both shapes", "[ops]
   REQUIRE_THROWS_MENTIONING(linear(Tensor::zeros({2, 5}), Tensor::zeros({4, 5}), Tensor::zeros({3})),
                             "linear", "bias", "(3,)");
 }
+
+TEST_CASE("linear gradients at 2 threads are the 1-thread bits (dx and dW run at once)",
+          "[ops][linear][threads]") {
+  const int saved = num_threads();
+  auto grads = [](int threads) {
+    set_num_threads(threads);
+    // Batch 64, 256 -> 256: dx and dW have 4 M multiply-adds each, which sgemm_pair runs at
+    // once on 2 threads; twice, so that the second pass adds onto the first (beta = 1).
+    Tensor x = rand_tensor({64, 256}, 17), w = rand_tensor({256, 256}, 18), b = rand_tensor({256}, 19);
+    for (int pass = 0; pass < 2; ++pass) {
+      Tensor y = linear(x, w, b);
+      sum(mul(y, y)).backward();
+    }
+    return std::vector<std::vector<float>>{x.grad().to_vector(), w.grad().to_vector(),
+                                           b.grad().to_vector()};
+  };
+  const auto one = grads(1), two = grads(2);
+  set_num_threads(saved);
+  for (size_t i = 0; i < one.size(); ++i) REQUIRE(one[i] == two[i]);
+}

@@ -224,3 +224,73 @@ TEST_CASE("sgemm_repeated agrees with the reference for every transpose, split o
     }
   }
 }
+
+TEST_CASE("sgemm_pair runs two products at once only at 2+ threads and mid sizes", "[threads]") {
+  ThreadsGuard guard;
+  set_num_threads(1);
+  REQUIRE_FALSE(pair_gemms_on_pool(64, 256, 256, 256, 256, 64));  // one thread: nothing to share
+  set_num_threads(2);
+  REQUIRE(pair_gemms_on_pool(64, 256, 256, 256, 256, 64));    // an MLP layer's dx and dW (4 M)
+  REQUIRE(pair_gemms_on_pool(32, 256, 256, 256, 256, 32));    // an RNN step's dh and dU (2 M)
+  REQUIRE_FALSE(pair_gemms_on_pool(4, 256, 256, 256, 256, 4));  // batch 4: too small to pay
+  REQUIRE_FALSE(pair_gemms_on_pool(64, 256, 256, 64, 10, 256));  // one of them too small
+  REQUIRE_FALSE(pair_gemms_on_pool(2048, 128, 512, 512, 128, 2048));  // OpenBLAS threads them
+  std::atomic<int> inside{0};
+  parallel_for(2, 1, [&](int64_t, int64_t) { inside += pair_gemms_on_pool(64, 256, 256, 256, 256, 64); });
+  REQUIRE(inside == 0);  // inside a pool task: never (the pool is busy)
+}
+
+TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[threads]") {
+  ThreadsGuard guard;
+  Rng rng(12);
+  // (M, N, K) of both products: at once at 2 threads (the first two), one after the other (a
+  // 4-row product, which runs as sgemv rows, and a small one).
+  const int64_t shapes[][6] = {{64, 256, 256, 256, 256, 64},
+                               {32, 256, 256, 256, 256, 32},
+                               {4, 256, 256, 256, 256, 4},
+                               {16, 24, 40, 24, 40, 16}};
+  for (const auto& s : shapes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (float beta : {0.0f, 1.0f}) {
+          const GemmCall shape1{ta, tb, s[0], s[1], s[2]}, shape2{!ta, tb, s[3], s[4], s[5]};
+          Tensor a1 = Tensor::uniform({s[0] * s[2]}, -1, 1, rng), b1 = Tensor::uniform({s[2] * s[1]}, -1, 1, rng);
+          Tensor a2 = Tensor::uniform({s[3] * s[5]}, -1, 1, rng), b2 = Tensor::uniform({s[5] * s[4]}, -1, 1, rng);
+          Tensor c1 = Tensor::uniform({s[0] * s[1]}, -1, 1, rng), c2 = Tensor::uniform({s[3] * s[4]}, -1, 1, rng);
+          auto call = [&](const GemmCall& shape, const Tensor& a, const Tensor& b, float* c) {
+            GemmCall g = shape;
+            g.alpha = 0.5f;
+            g.A = a.data();
+            g.B = b.data();
+            g.beta = beta;
+            g.C = c;
+            return g;
+          };
+          set_num_threads(1);
+          std::vector<float> want1(c1.data(), c1.data() + c1.numel()), want2(c2.data(), c2.data() + c2.numel());
+          sgemm(call(shape1, a1, b1, want1.data()));
+          sgemm(call(shape2, a2, b2, want2.data()));
+          std::vector<float> ref1(c1.data(), c1.data() + c1.numel());
+          sgemm_reference(ta, tb, s[0], s[1], s[2], 0.5f, a1.data(), b1.data(), beta, ref1.data());
+          for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            for (bool repeated : {false, true}) {
+              std::vector<float> got1(c1.data(), c1.data() + c1.numel()), got2(c2.data(), c2.data() + c2.numel());
+              sgemm_pair(call(shape1, a1, b1, got1.data()), call(shape2, a2, b2, got2.data()), repeated);
+              INFO("threads " << threads << " M " << s[0] << " ta " << ta << " tb " << tb << " beta " << beta
+                              << " repeated " << repeated);
+              const bool at_once = threads == 2 && s[0] > 4 && s[0] * s[1] * s[2] >= 1024 * 1024;
+              // Products split over the pool (repeated, one after the other, 2 threads) round
+              // differently; every other way gives the one-thread bits.
+              if (at_once || !repeated || threads == 1) {
+                REQUIRE(got1 == want1);
+                REQUIRE(got2 == want2);
+              }
+              double worst = 0.0;
+              for (size_t i = 0; i < got1.size(); ++i)
+                worst = std::max(worst, std::abs(static_cast<double>(got1[i]) - ref1[i]));
+              REQUIRE(worst < 1e-3);
+            }
+          }
+        }
+}
