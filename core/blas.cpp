@@ -27,7 +27,7 @@ void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-          bool repeated) {
+          bool split) {
   if (M == 0 || N == 0) return;
   if (K == 0) {  // BLAS may not touch C when K == 0: apply beta ourselves
     for (int64_t i = 0; i < M; ++i)
@@ -54,7 +54,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     }
     return;
   }
-  const int parts = repeated ? repeated_gemm_parts(M, N, K) : 1;
+  const int parts = split ? split_gemm_parts(M, N, K) : 1;
   if (parts > 1) {
     // Rows (or columns) of C in `parts` blocks, multiples of 16 (whole micro-kernel tiles), one
     // single-threaded call each. The blocks depend only on (M, N, threads): deterministic, but
@@ -91,8 +91,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
 }
 
-void sgemm_repeated(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                    const float* A, const float* B, float beta, float* C) {
+void sgemm_split(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, const float* B, float beta, float* C) {
   gemm(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N, true);
 }
 
@@ -100,14 +100,14 @@ void sgemm(const GemmCall& g) {
   sgemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
 }
 
-void sgemm_repeated(const GemmCall& g) {
-  sgemm_repeated(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
+void sgemm_split(const GemmCall& g) {
+  sgemm_split(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
 }
 
-void sgemm_pair(const GemmCall& first, const GemmCall& second, bool repeated) {
-  auto run = [repeated](const GemmCall& g) {
+void sgemm_pair(const GemmCall& first, const GemmCall& second, bool split) {
+  auto run = [split](const GemmCall& g) {  // inside a pool task, never split (split_gemm_parts)
     gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.trans_a ? g.M : g.K, g.B,
-         g.trans_b ? g.K : g.N, g.beta, g.C, g.N, repeated);
+         g.trans_b ? g.K : g.N, g.beta, g.C, g.N, split);
   };
   // Not a product that runs as sgemv rows (few_rows_as_gemv): inside a pool task it would run
   // as an sgemm instead, which rounds differently.

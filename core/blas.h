@@ -18,14 +18,16 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
 
-// sgemm for a product repeated over many steps with the same weight (an RNN's recurrence: h·Uᵀ,
-// d·U and dU += dᵀ·h at every time step). With 2+ threads, products too small for OpenBLAS's
-// own threads are split over the pool's threads by rows or columns of C, one single-threaded
-// call per part: each core then keeps its share of the weight in its own L2 from step to step.
-// For a product run once (an MLP layer) the same split does not pay: the second core fetches
-// its operands from the first core's cache every time (docs/performance.md, step 20).
-void sgemm_repeated(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                    const float* A, const float* B, float beta, float* C);
+// sgemm for products too small for OpenBLAS's own threads (choose_blas_threads) yet large
+// enough to share: with 2+ threads they are split over the pool's threads by rows or columns of
+// C, one single-threaded call per part (split_gemm_parts, core/threading.h). Used for an RNN's
+// recurrence (h·Uᵀ, d·U and dU += dᵀ·h at every time step: each core keeps its share of the
+// weight in its own L2 from step to step) and a Linear layer's products (docs/performance.md,
+// eleventh round: 1.06-1.13x on the MLP steps at 2 threads on top of sgemm_pair, once the pool's
+// workers spin between jobs). The parts round differently from the whole product: results
+// depend on the thread count (and are bit-identical run to run at a given one).
+void sgemm_split(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, const float* B, float beta, float* C);
 
 // One product's arguments (row-major, leading dimensions as in the first sgemm above).
 struct GemmCall {
@@ -38,17 +40,17 @@ struct GemmCall {
   float* C = nullptr;
 };
 
-// sgemm and sgemm_repeated with the arguments of `g`.
+// sgemm and sgemm_split with the arguments of `g`.
 void sgemm(const GemmCall& g);
-void sgemm_repeated(const GemmCall& g);
+void sgemm_split(const GemmCall& g);
 
 // Two independent products (neither reads what the other writes): a layer's input gradient and
 // its weight gradient. With 2+ threads, when each has from 1 M multiply-adds up to the size that
 // OpenBLAS's own threads take (pair_gemms_on_pool, core/threading.h), they run at once, one
 // single-threaded OpenBLAS call on each of two pool threads: the same calls one thread makes,
-// so the same bits. Otherwise they run one after the other, each as sgemm (or, with
-// `repeated`, as sgemm_repeated) runs it.
-void sgemm_pair(const GemmCall& first, const GemmCall& second, bool repeated = false);
+// so the same bits as one after the other. Otherwise they run one after the other, each as
+// sgemm (or, with `split`, as sgemm_split) runs it.
+void sgemm_pair(const GemmCall& first, const GemmCall& second, bool split = false);
 
 // A naive triple loop with the same contract, double accumulation: the test reference only.
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

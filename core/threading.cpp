@@ -280,15 +280,18 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   }
 }
 
-// nl::sgemm_repeated splits products from this many multiply-adds up to threaded_gemm_min_work()
+// nl::sgemm_split splits products from this many multiply-adds up to threaded_gemm_min_work()
 // over the pool's threads, one single-threaded OpenBLAS call per part (and sgemm_pair runs two
 // products of this size or more at once). A pool worker is still spinning when its next job
-// comes within kWorkerSpin, and in an RNN's time loop it always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256 products and
-// 256x256x32 weight gradients, 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from 256 K on,
-// rnn_ln_b4's 256x256x4 weight gradients split too and its step ran 0.83x as fast.
+// comes within kWorkerSpin, and in an RNN's time loop it always is. Measured at 2 threads
+// (docs/performance.md, step 20): rnn (32x256x256 products and 256x256x32 weight gradients,
+// 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from 256 K on, rnn_ln_b4's 256x256x4 weight
+// gradients split too and its step ran 0.83x as fast. An MLP layer's products (batch 64) gained
+// nothing from the split while the worker slept between them (fifth round) and gain since it
+// spins for 1 ms (eleventh round).
 constexpr double kPoolGemmMinWork = 1024.0 * 1024;
 
-int repeated_gemm_parts(int64_t M, int64_t N, int64_t K) {
+int split_gemm_parts(int64_t M, int64_t N, int64_t K) {
   if (t_in_job) return 1;
   const int all = num_threads();
   if (all < 2) return 1;

@@ -28,9 +28,9 @@ void set_num_threads(int n);
 // parallel_for task it changes nothing: the pool's threads are all busy there, and OpenBLAS
 // runs products below its own threshold (kBlasSingleThreadMNK, core/blas.h) on the calling thread.
 void choose_blas_threads(int64_t M, int64_t N, int64_t K);
-// Into how many parts nl::sgemm_repeated splits an M×N×K product over the pool (1: not split;
+// Into how many parts nl::sgemm_split splits an M×N×K product over the pool (1: not split;
 // the product then runs as one OpenBLAS call, threaded or not by choose_blas_threads).
-int repeated_gemm_parts(int64_t M, int64_t N, int64_t K);
+int split_gemm_parts(int64_t M, int64_t N, int64_t K);
 // Whether nl::sgemm_pair runs its two products at once, one on each of two pool threads: with
 // 2+ threads, outside a pool task, when each has at least 1 M multiply-adds and neither is large
 // enough for OpenBLAS's own threads (choose_blas_threads).

@@ -180,24 +180,24 @@ TEST_CASE("small GEMMs run on one OpenBLAS thread, large ones on all", "[threads
   REQUIRE(openblas_get_num_threads() == 1);
 }
 
-TEST_CASE("sgemm_repeated splits mid-size products over the pool at 2+ threads only",
+TEST_CASE("sgemm_split splits mid-size products over the pool at 2+ threads only",
           "[threads]") {
   ThreadsGuard guard;
   set_num_threads(1);
-  REQUIRE(repeated_gemm_parts(32, 256, 256) == 1);  // one thread: nothing to split over
+  REQUIRE(split_gemm_parts(32, 256, 256) == 1);  // one thread: nothing to split over
   set_num_threads(2);
-  REQUIRE(repeated_gemm_parts(32, 256, 256) == 2);   // an RNN step's h·Uᵀ (2 M multiply-adds)
-  REQUIRE(repeated_gemm_parts(256, 256, 32) == 2);   // its weight gradient
-  REQUIRE(repeated_gemm_parts(256, 256, 4) == 1);    // batch 4: too small to pay for a worker
-  REQUIRE(repeated_gemm_parts(512, 512, 512) == 1);  // OpenBLAS threads it itself
-  REQUIRE(repeated_gemm_parts(16, 2048, 64) == 2);   // split along the longer side
-  REQUIRE(repeated_gemm_parts(48, 48, 1024) == 1);   // parts would be under 32 rows/columns
+  REQUIRE(split_gemm_parts(32, 256, 256) == 2);   // an RNN step's h·Uᵀ (2 M multiply-adds)
+  REQUIRE(split_gemm_parts(256, 256, 32) == 2);   // its weight gradient
+  REQUIRE(split_gemm_parts(256, 256, 4) == 1);    // batch 4: too small to pay for a worker
+  REQUIRE(split_gemm_parts(512, 512, 512) == 1);  // OpenBLAS threads it itself
+  REQUIRE(split_gemm_parts(16, 2048, 64) == 2);   // split along the longer side
+  REQUIRE(split_gemm_parts(48, 48, 1024) == 1);   // parts would be under 32 rows/columns
   std::atomic<int> inside{0};
-  parallel_for(2, 1, [&](int64_t, int64_t) { inside += repeated_gemm_parts(32, 256, 256); });
+  parallel_for(2, 1, [&](int64_t, int64_t) { inside += split_gemm_parts(32, 256, 256); });
   REQUIRE(inside == 2);  // inside a pool task: never split (the pool is busy)
 }
 
-TEST_CASE("sgemm_repeated agrees with the reference for every transpose, split or not",
+TEST_CASE("sgemm_split agrees with the reference for every transpose, split or not",
           "[threads]") {
   ThreadsGuard guard;
   Rng rng(11);
@@ -213,7 +213,7 @@ TEST_CASE("sgemm_repeated agrees with the reference for every transpose, split o
           Tensor c = Tensor::uniform({M * N}, -1, 1, rng);
           std::vector<float> want(c.data(), c.data() + M * N);
           sgemm_reference(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, want.data());
-          sgemm_repeated(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, c.data());
+          sgemm_split(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, c.data());
           double worst = 0.0;
           for (int64_t i = 0; i < M * N; ++i)
             worst = std::max(worst, std::abs(static_cast<double>(c.data()[i]) - want[i]));
@@ -274,15 +274,15 @@ TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[thread
           sgemm_reference(ta, tb, s[0], s[1], s[2], 0.5f, a1.data(), b1.data(), beta, ref1.data());
           for (int threads : {1, 2}) {
             set_num_threads(threads);
-            for (bool repeated : {false, true}) {
+            for (bool split : {false, true}) {
               std::vector<float> got1(c1.data(), c1.data() + c1.numel()), got2(c2.data(), c2.data() + c2.numel());
-              sgemm_pair(call(shape1, a1, b1, got1.data()), call(shape2, a2, b2, got2.data()), repeated);
+              sgemm_pair(call(shape1, a1, b1, got1.data()), call(shape2, a2, b2, got2.data()), split);
               INFO("threads " << threads << " M " << s[0] << " ta " << ta << " tb " << tb << " beta " << beta
-                              << " repeated " << repeated);
+                              << " split " << split);
               const bool at_once = threads == 2 && s[0] > 4 && s[0] * s[1] * s[2] >= 1024 * 1024;
-              // Products split over the pool (repeated, one after the other, 2 threads) round
+              // Products split over the pool (with split, one after the other, at 2 threads) round
               // differently; every other way gives the one-thread bits.
-              if (at_once || !repeated || threads == 1) {
+              if (at_once || !split || threads == 1) {
                 REQUIRE(got1 == want1);
                 REQUIRE(got2 == want2);
               }
