@@ -26,8 +26,7 @@ void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-          bool split) {
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0) {  // BLAS may not touch C when K == 0: apply beta ourselves
     for (int64_t i = 0; i < M; ++i)
@@ -54,7 +53,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     }
     return;
   }
-  const int parts = split ? split_gemm_parts(M, N, K) : 1;
+  const int parts = split_gemm_parts(M, N, K);
   if (parts > 1) {
     // Rows (or columns) of C in `parts` blocks, multiples of 16 (whole micro-kernel tiles), one
     // single-threaded call each. The blocks depend only on (M, N, threads): deterministic, but
@@ -88,26 +87,17 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc) {
-  gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
-}
-
-void sgemm_split(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                 const float* A, const float* B, float beta, float* C) {
-  gemm(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N, true);
+  gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm(const GemmCall& g) {
   sgemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
 }
 
-void sgemm_split(const GemmCall& g) {
-  sgemm_split(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.B, g.beta, g.C);
-}
-
-void sgemm_pair(const GemmCall& first, const GemmCall& second, bool split) {
-  auto run = [split](const GemmCall& g) {  // inside a pool task, never split (split_gemm_parts)
+void sgemm_pair(const GemmCall& first, const GemmCall& second) {
+  auto run = [](const GemmCall& g) {  // inside a pool task: one call, never split
     gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.trans_a ? g.M : g.K, g.B,
-         g.trans_b ? g.K : g.N, g.beta, g.C, g.N, split);
+         g.trans_b ? g.K : g.N, g.beta, g.C, g.N);
   };
   // Not a product that runs as sgemv rows (few_rows_as_gemv): inside a pool task it would run
   // as an sgemm instead, which rounds differently.
@@ -119,7 +109,7 @@ void sgemm_pair(const GemmCall& first, const GemmCall& second, bool split) {
     run(second);
     return;
   }
-  choose_blas_threads(first.M, first.N, first.K);  // one OpenBLAS thread (both are below its threshold)
+  choose_blas_threads(first.M, first.N, first.K);  // one OpenBLAS thread (it takes neither)
   parallel_for(2, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) run(i == 0 ? first : second);  // one call each, in a pool task
   });

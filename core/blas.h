@@ -10,6 +10,12 @@ namespace nl {
 constexpr int64_t kBlasSingleThreadMNK = int64_t{64} * 64 * 64;
 
 // op(A): (M,K) (stored (K,M) when trans_a), op(B): (K,N) (stored (N,K) when trans_b), C: (M,N).
+// At 2+ threads a product of 1 M multiply-adds or more is split over normlab's pool by rows or
+// columns of C, one single-threaded OpenBLAS call per part (split_gemm_parts,
+// core/threading.h; inside a pool task it runs whole on the calling thread). The parts round
+// differently from the whole product, so results depend on the thread count (and are
+// bit-identical run to run at a given one). A product with at most 4 rows runs as one sgemv
+// per row.
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, const float* B, float beta, float* C);
 // The same with explicit leading dimensions (row strides, in floats) of A, B and C, for
@@ -17,17 +23,6 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
-
-// sgemm for products too small for OpenBLAS's own threads (choose_blas_threads) yet large
-// enough to share: with 2+ threads they are split over the pool's threads by rows or columns of
-// C, one single-threaded call per part (split_gemm_parts, core/threading.h). Used for an RNN's
-// recurrence (h·Uᵀ, d·U and dU += dᵀ·h at every time step: each core keeps its share of the
-// weight in its own L2 from step to step) and a Linear layer's products (docs/performance.md,
-// eleventh round: 1.06-1.13x on the MLP steps at 2 threads on top of sgemm_pair, once the pool's
-// workers spin between jobs). The parts round differently from the whole product: results
-// depend on the thread count (and are bit-identical run to run at a given one).
-void sgemm_split(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                 const float* A, const float* B, float beta, float* C);
 
 // One product's arguments (row-major, leading dimensions as in the first sgemm above).
 struct GemmCall {
@@ -40,17 +35,15 @@ struct GemmCall {
   float* C = nullptr;
 };
 
-// sgemm and sgemm_split with the arguments of `g`.
+// sgemm with the arguments of `g`.
 void sgemm(const GemmCall& g);
-void sgemm_split(const GemmCall& g);
 
 // Two independent products (neither reads what the other writes): a layer's input gradient and
-// its weight gradient. With 2+ threads, when each has from 1 M multiply-adds up to the size that
-// OpenBLAS's own threads take (pair_gemms_on_pool, core/threading.h), they run at once, one
-// single-threaded OpenBLAS call on each of two pool threads: the same calls one thread makes,
-// so the same bits as one after the other. Otherwise they run one after the other, each as
-// sgemm (or, with `split`, as sgemm_split) runs it.
-void sgemm_pair(const GemmCall& first, const GemmCall& second, bool split = false);
+// its weight gradient. With 2+ threads, when each has 1 M multiply-adds or more
+// (pair_gemms_on_pool, core/threading.h), they run at once, one single-threaded OpenBLAS call
+// on each of two pool threads: the bits of one thread, and neither product's operands packed
+// twice, as splitting each would. Otherwise they run one after the other, each as sgemm runs it.
+void sgemm_pair(const GemmCall& first, const GemmCall& second);
 
 // A naive triple loop with the same contract, double accumulation: the test reference only.
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -239,40 +240,64 @@ void set_num_threads(int n) {
   blas_threads_now = n;
 }
 
-// A GEMM runs on one thread, even when more are allowed, unless it has at least this many
-// multiply-adds (M·N·K, scaled down by K/128 when the inner dimension K is shorter than 128):
-// with OpenBLAS's workers asleep between calls (shorten_openblas_spin), waking one costs more
-// than it saves on smaller products, and OpenBLAS splits M and N, so a short K (a weight
-// gradient over a small batch) leaves each thread little work per output. Measured on this
-// 2-core machine (docs/performance.md, "GEMM thread threshold"): 4x256x784 runs 0.62x as fast
-// on 2 threads as on 1, 256x256x32 (K = 32) 0.69x. Products of 4-16 M gain 1.25x in isolation
-// (64x256x256, 256x784x64) but not inside a training step (likely: the second core starts
-// with cold caches there). With the threshold at 16 M instead of 4 M (every MLP product on one
-// thread) the MLP steps ran 1.05-1.12x faster at 2 threads; lm_ln, the RNNs and 256x256x256
-// were unchanged (docs/performance.md, step 18). 256^3 is exactly the threshold: threaded.
-// NORMLAB_GEMM_THREAD_MIN=N sets another threshold (0: every product, the RNN's recurrent ones
-// included, goes to OpenBLAS's threads), for A/B measurements and machines whose cores are not
-// shared: with that and OpenBLAS's workers spinning between products
-// (OPENBLAS_THREAD_TIMEOUT=28), the mlp steps ran 1.6x faster at 2 threads in a minute when this
-// host's second core ran freely, and most workloads lost when it did not (docs/performance.md,
-// tenth round), so the default stays.
-constexpr double kDefaultThreadedGemmMinWork = 16.0 * 1024 * 1024;
+// Who runs a GEMM at 2+ threads. OpenBLAS's own threads were the first answer (rounds 3-10:
+// products from 16 M multiply-adds, with its workers asleep between calls), and products of
+// 1-16 M went to normlab's pool in an RNN's time loop. Since the pool's workers spin 1 ms between
+// jobs (kWorkerSpin), the pool does better on every size measured (docs/performance.md, eleventh
+// round, `scripts/pool-pair.cpp`-style A/B in one process: two single-threaded calls on the
+// pool's threads against one 2-thread OpenBLAS call, 1.05-1.06x at 1024^3 and 2048x2048x512,
+// 1.2-1.8x on the 2048-row Linear shapes, where a sleeping OpenBLAS worker is woken for every
+// call), so by default no product goes to OpenBLAS's threads: those of 1 M multiply-adds or more
+// are split over the pool (split_gemm_parts) or paired (pair_gemms_on_pool), smaller ones run on
+// the calling thread. NORMLAB_GEMM_THREAD_MIN=N (or set_threaded_gemm_min_work) gives products
+// of N multiply-adds or more to OpenBLAS's threads instead (N = 16777216 is the old rule; 0:
+// every product), counting M·N·K scaled down by K/128 when K is shorter than 128 (OpenBLAS
+// splits M and N, so a short K leaves each thread little work per output: 256x256x32 ran 0.69x
+// as fast on 2 threads as on 1, third round). For A/B measurements, and for machines where
+// OpenBLAS's workers may spin between calls (OPENBLAS_THREAD_TIMEOUT=28).
+constexpr double kThreadedGemmFullK = 128.0;
 
-double threaded_gemm_min_work() {
-  static const double work = [] {
+std::atomic<double>& threaded_gemm_min_work_setting() {
+  static std::atomic<double> work{[] {
     const char* env = std::getenv("NORMLAB_GEMM_THREAD_MIN");
-    return env && *env ? parse_gemm_thread_min(env) : kDefaultThreadedGemmMinWork;
-  }();
+    return env && *env ? parse_gemm_thread_min(env) : std::numeric_limits<double>::infinity();
+  }()};
   return work;
 }
-constexpr double kThreadedGemmFullK = 128.0;
+
+double threaded_gemm_min_work() { return threaded_gemm_min_work_setting().load(std::memory_order_relaxed); }
+
+void set_threaded_gemm_min_work(double work) {
+  if (!(work >= 0.0)) throw ValueError("set_threaded_gemm_min_work: work must be >= 0");
+  threaded_gemm_min_work_setting().store(work, std::memory_order_relaxed);
+}
+
+namespace {
+// Whether OpenBLAS's own threads take an M×N×K product (see above): never by default.
+bool openblas_threads_take(int64_t M, int64_t N, int64_t K) {
+  const double k = static_cast<double>(K);
+  const double work = static_cast<double>(M) * static_cast<double>(N) * k * std::min(1.0, k / kThreadedGemmFullK);
+  return work >= threaded_gemm_min_work();
+}
+
+// The pool takes products from this many multiply-adds (M·N·K) on, split or paired. A pool
+// worker is still spinning when its next job comes within kWorkerSpin, and in an RNN's time
+// loop it always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256
+// products and 256x256x32 weight gradients, 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from
+// 256 K on, rnn_ln_b4's 256x256x4 weight gradients split too and its step ran 0.83x as fast.
+// An MLP layer's products (batch 64) gained nothing from the split while the worker slept
+// between them (fifth round) and gain since it spins for 1 ms (eleventh round).
+constexpr double kPoolGemmMinWork = 1024.0 * 1024;
+
+bool pool_takes(int64_t M, int64_t N, int64_t K) {
+  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  return work >= kPoolGemmMinWork && !openblas_threads_take(M, N, K);
+}
+}  // namespace
 
 void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   if (t_in_job) return;
-  const int all = num_threads();
-  const double k = static_cast<double>(K);
-  const double work = static_cast<double>(M) * static_cast<double>(N) * k * std::min(1.0, k / kThreadedGemmFullK);
-  const int want = work >= threaded_gemm_min_work() ? all : 1;
+  const int want = openblas_threads_take(M, N, K) ? num_threads() : 1;
   if (want > 1) blas_wants_cores.store(true, std::memory_order_relaxed);
   if (want != blas_threads_now.load(std::memory_order_relaxed)) {
     openblas_set_num_threads(want);
@@ -280,43 +305,23 @@ void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   }
 }
 
-// nl::sgemm_split splits products from this many multiply-adds up to threaded_gemm_min_work()
-// over the pool's threads, one single-threaded OpenBLAS call per part (and sgemm_pair runs two
-// products of this size or more at once). A pool worker is still spinning when its next job
-// comes within kWorkerSpin, and in an RNN's time loop it always is. Measured at 2 threads
-// (docs/performance.md, step 20): rnn (32x256x256 products and 256x256x32 weight gradients,
-// 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from 256 K on, rnn_ln_b4's 256x256x4 weight
-// gradients split too and its step ran 0.83x as fast. An MLP layer's products (batch 64) gained
-// nothing from the split while the worker slept between them (fifth round) and gain since it
-// spins for 1 ms (eleventh round).
-constexpr double kPoolGemmMinWork = 1024.0 * 1024;
-
 int split_gemm_parts(int64_t M, int64_t N, int64_t K) {
   if (t_in_job) return 1;
   const int all = num_threads();
-  if (all < 2) return 1;
-  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (work < kPoolGemmMinWork || work >= threaded_gemm_min_work()) return 1;
+  if (all < 2 || !pool_takes(M, N, K)) return 1;
   if (std::max(M, N) < 32 * all) return 1;  // parts of at least 32 rows or columns
   return all;
 }
 
-// Two independent products of 1 M multiply-adds or more at once, one per pool thread (the
-// backward's dx = dy·W and dW += dyᵀ·x of a Linear layer; an RNN step's dh and dU). Each stays
-// one single-threaded OpenBLAS call, so the results are those of one thread, bit for bit.
-// Measured at 2 threads (docs/performance.md, eleventh round): a Linear layer's pair at batch
-// 64, 256 -> 256 (4 M each), 1.3-1.5x faster than one after the other with the worker spinning;
-// 1 M each 1.3-1.7x; 0.25 M 1.0-1.4x.
+// Two independent products at once, one per pool thread (the backward's dx = dy·W and
+// dW += dyᵀ·x of a Linear layer; an RNN step's dh and dU), rather than each split: each stays
+// one single-threaded OpenBLAS call, so the results are those of one thread, bit for bit, and
+// neither operand is packed twice. Measured at 2 threads (docs/performance.md, eleventh
+// round): a Linear layer's pair at batch 64, 256 -> 256 (4 M each), 1.3-1.5x faster than one
+// after the other with the worker spinning; 1 M each 1.3-1.7x; 0.25 M 1.0-1.4x.
 bool pair_gemms_on_pool(int64_t M1, int64_t N1, int64_t K1, int64_t M2, int64_t N2, int64_t K2) {
   if (t_in_job || num_threads() < 2) return false;
-  auto fits = [](int64_t M, int64_t N, int64_t K) {
-    const double k = static_cast<double>(K);
-    const double work = static_cast<double>(M) * static_cast<double>(N) * k;
-    // The measure choose_blas_threads uses: a product it would thread is left to OpenBLAS.
-    const double threaded_work = work * std::min(1.0, k / kThreadedGemmFullK);
-    return work >= kPoolGemmMinWork && threaded_work < threaded_gemm_min_work();
-  };
-  return fits(M1, N1, K1) && fits(M2, N2, K2);
+  return pool_takes(M1, N1, K1) && pool_takes(M2, N2, K2);
 }
 
 bool inside_parallel_task() { return t_in_job; }

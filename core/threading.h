@@ -13,8 +13,8 @@ namespace nl {
 // The thread count in a NORMLAB_THREADS value; ValueError unless it is a positive integer.
 int parse_thread_count(const std::string& text);
 
-// The multiply-adds in a NORMLAB_GEMM_THREAD_MIN value (from which a GEMM is given all threads;
-// see core/threading.cpp); ValueError unless it is a non-negative integer.
+// The multiply-adds in a NORMLAB_GEMM_THREAD_MIN value (from which a GEMM goes to OpenBLAS's
+// own threads; see core/threading.cpp); ValueError unless it is a non-negative integer.
 double parse_gemm_thread_min(const std::string& text);
 
 // Number of threads used by parallel_for and by OpenBLAS.
@@ -22,18 +22,26 @@ int num_threads();
 // Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.
 void set_num_threads(int n);
 
-// Tells OpenBLAS how many threads the next GEMM of M·N·K multiply-adds may use: every thread
-// of num_threads() when the product is large enough to pay for waking a sleeping OpenBLAS
-// worker (threading.cpp: kThreadedGemmMinWork), else one. Called by nl::sgemm before each call. Inside a
-// parallel_for task it changes nothing: the pool's threads are all busy there, and OpenBLAS
-// runs products below its own threshold (kBlasSingleThreadMNK, core/blas.h) on the calling thread.
+// The multiply-adds from which a GEMM goes to OpenBLAS's own threads instead of normlab's pool:
+// none by default (infinity), NORMLAB_GEMM_THREAD_MIN=N in the environment, or set here (for
+// A/B measurements and tests; call between steps). The rule is in core/threading.cpp.
+double threaded_gemm_min_work();
+void set_threaded_gemm_min_work(double work);
+
+// Tells OpenBLAS how many threads the next GEMM of M·N·K multiply-adds may use: one, unless
+// threaded_gemm_min_work() gives it to OpenBLAS's threads (then all of num_threads()). Called by
+// nl::sgemm before each call. Inside a parallel_for task it changes nothing: the pool's threads
+// are all busy there, and OpenBLAS runs products below its own threshold (kBlasSingleThreadMNK,
+// core/blas.h) on the calling thread.
 void choose_blas_threads(int64_t M, int64_t N, int64_t K);
-// Into how many parts nl::sgemm_split splits an M×N×K product over the pool (1: not split;
-// the product then runs as one OpenBLAS call, threaded or not by choose_blas_threads).
+// Into how many parts nl::sgemm splits an M×N×K product over the pool (1: not split; the
+// product then runs as one OpenBLAS call, threaded or not by choose_blas_threads): all threads
+// for 1 M multiply-adds or more, at 2+ threads, outside a pool task, unless OpenBLAS's threads
+// take it.
 int split_gemm_parts(int64_t M, int64_t N, int64_t K);
 // Whether nl::sgemm_pair runs its two products at once, one on each of two pool threads: with
-// 2+ threads, outside a pool task, when each has at least 1 M multiply-adds and neither is large
-// enough for OpenBLAS's own threads (choose_blas_threads).
+// 2+ threads, outside a pool task, when each has at least 1 M multiply-adds and OpenBLAS's
+// threads take neither.
 bool pair_gemms_on_pool(int64_t M1, int64_t N1, int64_t K1, int64_t M2, int64_t N2, int64_t K2);
 // Whether the calling thread is running a parallel_for task (where nested loops run inline).
 bool inside_parallel_task();

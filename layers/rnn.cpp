@@ -33,7 +33,7 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(out.data() + b * H, px + b * T * H, sizeof(float) * H);
   if (has_h)
-    sgemm_split(false, true, B, H, H, 1.0f, h_prev.data(), w_hh.data(), 1.0f, out.data());
+    sgemm(false, true, B, H, H, 1.0f, h_prev.data(), w_hh.data(), 1.0f, out.data());
 
   // Without h_prev (zeros) neither h_prev nor w_hh reach the output.
   if (needs_grad({&xw, has_h ? &h_prev : &xw, has_h ? &w_hh : &xw})) {
@@ -65,11 +65,11 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
           // Both: at once on two threads where that pays (one core keeps w_hh in its cache from
           // step to step, the other dw_hh); otherwise each split over the pool like the forward's.
           if (g.needs(1) && g.needs(2))
-            sgemm_pair(dh_call, dw_call, /*split=*/true);
+            sgemm_pair(dh_call, dw_call);
           else if (g.needs(1))
-            sgemm_split(dh_call);
+            sgemm(dh_call);
           else if (g.needs(2))
-            sgemm_split(dw_call);
+            sgemm(dw_call);
         });
   }
   return out;

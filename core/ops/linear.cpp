@@ -4,9 +4,9 @@
 // gradient goes straight into the three GEMM/reduction consumers (no copy through an add node).
 //   x: (..., in), W: (out, in), b: (out) or undefined -> y: (..., out)
 //   dx = dy W,  dW = dyᵀ x (over all rows),  db = sum over rows of dy (rows in order).
-// At 2+ threads the products go to the pool where they are too small for OpenBLAS's threads:
-// dx and dW at once, one per thread (sgemm_pair); a product on its own split in parts
-// (sgemm_split, which rounds differently from one thread; docs/performance.md, eleventh round).
+// At 2+ threads dx and dW run at once, one per thread (sgemm_pair: the bits of one thread);
+// the forward's product, like any of 1 M multiply-adds or more, is split over the threads by
+// sgemm itself (rounding differently from one thread; docs/performance.md, eleventh round).
 // Rounding: with K = in above OpenBLAS's K block, the bias joins the first partial sum instead
 // of the final one (a fixed, deterministic order; see docs/performance.md).
 #include <cstring>
@@ -37,7 +37,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     const float* pb = b.data();
     for (int64_t r = 0; r < M; ++r) std::memcpy(py + r * out_f, pb, sizeof(float) * out_f);
   }
-  sgemm_split(false, true, M, out_f, in, 1.0f, x.data(), w.data(), b.defined() ? 1.0f : 0.0f, py);
+  sgemm(false, true, M, out_f, in, 1.0f, x.data(), w.data(), b.defined() ? 1.0f : 0.0f, py);
   if (needs_grad({&x, &w, &b})) {
     record(y, "linear", {x, w, b},
            [x = x.detach(), w = w.detach(), M, in, out_f](const Tensor& dy, GradSink& g) {
@@ -56,11 +56,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                           dw.data()};
              }
              if (g.needs(0) && g.needs(1))
-               sgemm_pair(dx_call, dw_call, /*split=*/true);
+               sgemm_pair(dx_call, dw_call);
              else if (g.needs(0))
-               sgemm_split(dx_call);
+               sgemm(dx_call);
              else if (g.needs(1))
-               sgemm_split(dw_call);
+               sgemm(dw_call);
              if (g.needs(2)) {
                // Row sums in row order, then one add: the same rounding as sum_to + add.
                Tensor& db = g.target(2, &fresh);

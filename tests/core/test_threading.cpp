@@ -3,6 +3,7 @@
 // and the OpenBLAS thread count chosen per GEMM.
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -150,18 +151,32 @@ TEST_CASE("OpenBLAS's worker spin timeout is shortened unless the user set one",
 
 extern "C" int openblas_get_num_threads(void);
 
-TEST_CASE("small GEMMs run on one OpenBLAS thread, large ones on all", "[threads]") {
+// Restores the OpenBLAS-threads threshold when a test ends.
+struct GemmThreadMinGuard {
+  double saved = threaded_gemm_min_work();
+  ~GemmThreadMinGuard() { set_threaded_gemm_min_work(saved); }
+};
+
+TEST_CASE("by default every GEMM runs on one OpenBLAS thread; with a threshold, large ones on all",
+          "[threads]") {
   ThreadsGuard guard;
+  GemmThreadMinGuard threshold_guard;
+  set_threaded_gemm_min_work(std::numeric_limits<double>::infinity());  // the default
   set_num_threads(2);
-  std::vector<float> a(256 * 784, 0.5f), b(784 * 256, 0.25f), c(256 * 784);
+  std::vector<float> a(512 * 512, 0.5f), b(512 * 512, 0.25f), c(512 * 512);
+  sgemm(false, false, 512, 512, 512, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  REQUIRE(openblas_get_num_threads() == 1);  // the pool splits it instead
+  REQUIRE(c[7] == 512 * 0.125f);
+  // The old rule, 16 M multiply-adds (NORMLAB_GEMM_THREAD_MIN=16777216).
+  set_threaded_gemm_min_work(16.0 * 1024 * 1024);
   // The batch-4 MLP's first layer (4x256x784): slower on two threads than on one.
   sgemm(false, true, 4, 256, 784, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 1);
   REQUIRE(c[5] == 784 * 0.125f);
-  // The batch-64 MLP's first layer (64x256x784, 12.8 M multiply-adds): one thread inside a step.
+  // The batch-64 MLP's first layer (64x256x784, 12.8 M multiply-adds): one thread.
   sgemm(false, true, 64, 256, 784, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 1);
-  // 256x256x256: worth a second thread.
+  // 256x256x256: all threads.
   sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 2);
   REQUIRE(c[7] == 256 * 0.125f);
@@ -178,26 +193,32 @@ TEST_CASE("small GEMMs run on one OpenBLAS thread, large ones on all", "[threads
   set_num_threads(1);
   sgemm(false, false, 256, 256, 256, 1.0f, a.data(), b.data(), 0.0f, c.data());
   REQUIRE(openblas_get_num_threads() == 1);
+  REQUIRE_THROWS_AS(set_threaded_gemm_min_work(-1.0), ValueError);
 }
 
-TEST_CASE("sgemm_split splits mid-size products over the pool at 2+ threads only",
+TEST_CASE("sgemm splits products from 1 M multiply-adds over the pool at 2+ threads only",
           "[threads]") {
   ThreadsGuard guard;
+  GemmThreadMinGuard threshold_guard;
+  set_threaded_gemm_min_work(std::numeric_limits<double>::infinity());  // the default
   set_num_threads(1);
   REQUIRE(split_gemm_parts(32, 256, 256) == 1);  // one thread: nothing to split over
   set_num_threads(2);
   REQUIRE(split_gemm_parts(32, 256, 256) == 2);   // an RNN step's h·Uᵀ (2 M multiply-adds)
   REQUIRE(split_gemm_parts(256, 256, 32) == 2);   // its weight gradient
   REQUIRE(split_gemm_parts(256, 256, 4) == 1);    // batch 4: too small to pay for a worker
-  REQUIRE(split_gemm_parts(512, 512, 512) == 1);  // OpenBLAS threads it itself
+  REQUIRE(split_gemm_parts(512, 512, 512) == 2);  // large ones too
   REQUIRE(split_gemm_parts(16, 2048, 64) == 2);   // split along the longer side
   REQUIRE(split_gemm_parts(48, 48, 1024) == 1);   // parts would be under 32 rows/columns
+  set_threaded_gemm_min_work(16.0 * 1024 * 1024);
+  REQUIRE(split_gemm_parts(512, 512, 512) == 1);  // OpenBLAS's threads take it
+  REQUIRE(split_gemm_parts(32, 256, 256) == 2);
   std::atomic<int> inside{0};
   parallel_for(2, 1, [&](int64_t, int64_t) { inside += split_gemm_parts(32, 256, 256); });
   REQUIRE(inside == 2);  // inside a pool task: never split (the pool is busy)
 }
 
-TEST_CASE("sgemm_split agrees with the reference for every transpose, split or not",
+TEST_CASE("sgemm agrees with the reference for every transpose, split or not",
           "[threads]") {
   ThreadsGuard guard;
   Rng rng(11);
@@ -213,7 +234,7 @@ TEST_CASE("sgemm_split agrees with the reference for every transpose, split or n
           Tensor c = Tensor::uniform({M * N}, -1, 1, rng);
           std::vector<float> want(c.data(), c.data() + M * N);
           sgemm_reference(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, want.data());
-          sgemm_split(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, c.data());
+          sgemm(ta, tb, M, N, K, 0.5f, a.data(), b.data(), 1.0f, c.data());
           double worst = 0.0;
           for (int64_t i = 0; i < M * N; ++i)
             worst = std::max(worst, std::abs(static_cast<double>(c.data()[i]) - want[i]));
@@ -225,8 +246,11 @@ TEST_CASE("sgemm_split agrees with the reference for every transpose, split or n
   }
 }
 
-TEST_CASE("sgemm_pair runs two products at once only at 2+ threads and mid sizes", "[threads]") {
+TEST_CASE("sgemm_pair runs two products at once only at 2+ threads and from 1 M multiply-adds",
+          "[threads]") {
   ThreadsGuard guard;
+  GemmThreadMinGuard threshold_guard;
+  set_threaded_gemm_min_work(std::numeric_limits<double>::infinity());  // the default
   set_num_threads(1);
   REQUIRE_FALSE(pair_gemms_on_pool(64, 256, 256, 256, 256, 64));  // one thread: nothing to share
   set_num_threads(2);
@@ -234,7 +258,10 @@ TEST_CASE("sgemm_pair runs two products at once only at 2+ threads and mid sizes
   REQUIRE(pair_gemms_on_pool(32, 256, 256, 256, 256, 32));    // an RNN step's dh and dU (2 M)
   REQUIRE_FALSE(pair_gemms_on_pool(4, 256, 256, 256, 256, 4));  // batch 4: too small to pay
   REQUIRE_FALSE(pair_gemms_on_pool(64, 256, 256, 64, 10, 256));  // one of them too small
-  REQUIRE_FALSE(pair_gemms_on_pool(2048, 128, 512, 512, 128, 2048));  // OpenBLAS threads them
+  REQUIRE(pair_gemms_on_pool(2048, 128, 512, 512, 128, 2048));  // a transformer's (134 M each)
+  set_threaded_gemm_min_work(16.0 * 1024 * 1024);
+  REQUIRE_FALSE(pair_gemms_on_pool(2048, 128, 512, 512, 128, 2048));  // OpenBLAS's threads take them
+  REQUIRE(pair_gemms_on_pool(64, 256, 256, 256, 256, 64));
   std::atomic<int> inside{0};
   parallel_for(2, 1, [&](int64_t, int64_t) { inside += pair_gemms_on_pool(64, 256, 256, 256, 256, 64); });
   REQUIRE(inside == 0);  // inside a pool task: never (the pool is busy)
@@ -244,7 +271,7 @@ TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[thread
   ThreadsGuard guard;
   Rng rng(12);
   // (M, N, K) of both products: at once at 2 threads (the first two), one after the other (a
-  // 4-row product, which runs as sgemv rows, and a small one).
+  // 4-row product, which runs as sgemv rows, and a small one), none of them split.
   const int64_t shapes[][6] = {{64, 256, 256, 256, 256, 64},
                                {32, 256, 256, 256, 256, 32},
                                {4, 256, 256, 256, 256, 4},
@@ -274,23 +301,15 @@ TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[thread
           sgemm_reference(ta, tb, s[0], s[1], s[2], 0.5f, a1.data(), b1.data(), beta, ref1.data());
           for (int threads : {1, 2}) {
             set_num_threads(threads);
-            for (bool split : {false, true}) {
-              std::vector<float> got1(c1.data(), c1.data() + c1.numel()), got2(c2.data(), c2.data() + c2.numel());
-              sgemm_pair(call(shape1, a1, b1, got1.data()), call(shape2, a2, b2, got2.data()), split);
-              INFO("threads " << threads << " M " << s[0] << " ta " << ta << " tb " << tb << " beta " << beta
-                              << " split " << split);
-              const bool at_once = threads == 2 && s[0] > 4 && s[0] * s[1] * s[2] >= 1024 * 1024;
-              // Products split over the pool (with split, one after the other, at 2 threads) round
-              // differently; every other way gives the one-thread bits.
-              if (at_once || !split || threads == 1) {
-                REQUIRE(got1 == want1);
-                REQUIRE(got2 == want2);
-              }
-              double worst = 0.0;
-              for (size_t i = 0; i < got1.size(); ++i)
-                worst = std::max(worst, std::abs(static_cast<double>(got1[i]) - ref1[i]));
-              REQUIRE(worst < 1e-3);
-            }
+            std::vector<float> got1(c1.data(), c1.data() + c1.numel()), got2(c2.data(), c2.data() + c2.numel());
+            sgemm_pair(call(shape1, a1, b1, got1.data()), call(shape2, a2, b2, got2.data()));
+            INFO("threads " << threads << " M " << s[0] << " ta " << ta << " tb " << tb << " beta " << beta);
+            REQUIRE(got1 == want1);
+            REQUIRE(got2 == want2);
+            double worst = 0.0;
+            for (size_t i = 0; i < got1.size(); ++i)
+              worst = std::max(worst, std::abs(static_cast<double>(got1[i]) - ref1[i]));
+            REQUIRE(worst < 1e-3);
           }
         }
 }
