@@ -99,6 +99,11 @@ void sgemm_pair(const GemmCall& first, const GemmCall& second) {
     gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, g.A, g.trans_a ? g.M : g.K, g.B,
          g.trans_b ? g.K : g.N, g.beta, g.C, g.N);
   };
+  if (!first.C || !second.C) {
+    if (first.C) run(first);
+    if (second.C) run(second);
+    return;
+  }
   // Not a product that runs as sgemv rows (few_rows_as_gemv): inside a pool task it would run
   // as an sgemm instead, which rounds differently.
   const bool at_once = !few_rows_as_gemv(first.M, first.N, first.K) &&

@@ -43,6 +43,7 @@ void sgemm(const GemmCall& g);
 // (pair_gemms_on_pool, core/threading.h), they run at once, one single-threaded OpenBLAS call
 // on each of two pool threads: the bits of one thread, and neither product's operands packed
 // twice, as splitting each would. Otherwise they run one after the other, each as sgemm runs it.
+// A call with no C (a default GemmCall: a gradient nobody needs) is skipped.
 void sgemm_pair(const GemmCall& first, const GemmCall& second);
 
 // A naive triple loop with the same contract, double accumulation: the test reference only.

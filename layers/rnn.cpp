@@ -62,14 +62,9 @@ Tensor rnn_cell_preact(const Tensor& xw, int64_t t, const Tensor& h_prev, const 
             dw_call = {true, false, H, H, B, 1.0f, d.data(), h.data(), fresh ? 0.0f : 1.0f,
                        dw.data()};
           }
-          // Both: at once on two threads where that pays (one core keeps w_hh in its cache from
-          // step to step, the other dw_hh); otherwise each split over the pool like the forward's.
-          if (g.needs(1) && g.needs(2))
-            sgemm_pair(dh_call, dw_call);
-          else if (g.needs(1))
-            sgemm(dh_call);
-          else if (g.needs(2))
-            sgemm(dw_call);
+          // At once on two threads where that pays (one core keeps w_hh in its cache from step
+          // to step, the other dw_hh); either may be absent (not needed).
+          sgemm_pair(dh_call, dw_call);
         });
   }
   return out;

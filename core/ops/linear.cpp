@@ -55,12 +55,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                dw_call = {true, false, out_f, in, M, 1.0f, pdy, x.data(), fresh ? 0.0f : 1.0f,
                           dw.data()};
              }
-             if (g.needs(0) && g.needs(1))
-               sgemm_pair(dx_call, dw_call);
-             else if (g.needs(0))
-               sgemm(dx_call);
-             else if (g.needs(1))
-               sgemm(dw_call);
+             sgemm_pair(dx_call, dw_call);  // either may be absent (not needed)
              if (g.needs(2)) {
                // Row sums in row order, then one add: the same rounding as sum_to + add.
                Tensor& db = g.target(2, &fresh);

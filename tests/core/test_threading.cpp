@@ -306,6 +306,15 @@ TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[thread
             INFO("threads " << threads << " M " << s[0] << " ta " << ta << " tb " << tb << " beta " << beta);
             REQUIRE(got1 == want1);
             REQUIRE(got2 == want2);
+            // Either call absent (a default GemmCall): the other one runs as sgemm runs it.
+            std::vector<float> alone1(c1.data(), c1.data() + c1.numel()), alone2(c2.data(), c2.data() + c2.numel());
+            sgemm_pair(call(shape1, a1, b1, alone1.data()), GemmCall{});
+            sgemm_pair(GemmCall{}, call(shape2, a2, b2, alone2.data()));
+            std::vector<float> by_sgemm1(c1.data(), c1.data() + c1.numel()), by_sgemm2(c2.data(), c2.data() + c2.numel());
+            sgemm(call(shape1, a1, b1, by_sgemm1.data()));
+            sgemm(call(shape2, a2, b2, by_sgemm2.data()));
+            REQUIRE(alone1 == by_sgemm1);
+            REQUIRE(alone2 == by_sgemm2);
             double worst = 0.0;
             for (size_t i = 0; i < got1.size(); ++i)
               worst = std::max(worst, std::abs(static_cast<double>(got1[i]) - ref1[i]));
