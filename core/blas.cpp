@@ -115,8 +115,8 @@ void sgemm_pair(const GemmCall& first, const GemmCall& second) {
     return;
   }
   choose_blas_threads(first.M, first.N, first.K);  // one OpenBLAS thread (it takes neither)
-  parallel_for(2, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) run(i == 0 ? first : second);  // one call each, in a pool task
+  parallel_for(2, 1, [&](int64_t begin, int64_t end) {  // one call each, in a pool task
+    for (int64_t i = begin; i < end; ++i) run(i == 0 ? first : second);
   });
 }
 

@@ -47,8 +47,8 @@ std::atomic<int> blas_threads_now{0};
 constexpr std::chrono::microseconds kCallerSpin{50};
 // How long a worker spins for the next job before it sleeps. A spinning worker starts a job
 // within ~1 µs; one woken through the condition variable starts after ~12 µs when it slept for
-// less than ~0.3 ms, and after 42-50 µs when it slept longer (this machine's idle core goes into
-// a deeper sleep; scratch measurement in docs/performance.md, eleventh round). In a training
+// less than ~0.3 ms, and after 42-80 µs when it slept longer (this machine's idle core goes into
+// a deeper sleep; scripts/pool-pair.cpp, part 1; docs/performance.md, eleventh round). In a training
 // step at 2 threads the pool's jobs come every few µs in an RNN's time loop, but up to ~0.5 ms
 // apart in an MLP (its single-threaded forward products between Adam's update and the first
 // sgemm_pair of the backward): 50 µs of spin made that pair wait for a sleeping worker and gain
@@ -244,17 +244,18 @@ void set_num_threads(int n) {
 // products from 16 M multiply-adds, with its workers asleep between calls), and products of
 // 1-16 M went to normlab's pool in an RNN's time loop. Since the pool's workers spin 1 ms between
 // jobs (kWorkerSpin), the pool does better on every size measured (docs/performance.md, eleventh
-// round, `scripts/pool-pair.cpp`-style A/B in one process: two single-threaded calls on the
-// pool's threads against one 2-thread OpenBLAS call, 1.05-1.06x at 1024^3 and 2048x2048x512,
-// 1.2-1.8x on the 2048-row Linear shapes, where a sleeping OpenBLAS worker is woken for every
-// call), so by default no product goes to OpenBLAS's threads: those of 1 M multiply-adds or more
-// are split over the pool (split_gemm_parts) or paired (pair_gemms_on_pool), smaller ones run on
-// the calling thread. NORMLAB_GEMM_THREAD_MIN=N (or set_threaded_gemm_min_work) gives products
-// of N multiply-adds or more to OpenBLAS's threads instead (N = 16777216 is the old rule; 0:
-// every product), counting M·N·K scaled down by K/128 when K is shorter than 128 (OpenBLAS
-// splits M and N, so a short K leaves each thread little work per output: 256x256x32 ran 0.69x
-// as fast on 2 threads as on 1, third round). For A/B measurements, and for machines where
-// OpenBLAS's workers may spin between calls (OPENBLAS_THREAD_TIMEOUT=28).
+// round; scripts/pool-pair.cpp, part 3, alternated in one process: two single-threaded calls on
+// the pool's threads against one 2-thread OpenBLAS call, 1.03-1.07x at 1024^3 and
+// 2048x2048x512, 1.23-1.47x on the 2048-row Linear shapes, where a sleeping OpenBLAS worker is
+// woken for every call), so by default no product goes to OpenBLAS's threads: those of 1 M
+// multiply-adds or more are split over the pool (split_gemm_parts) or paired
+// (pair_gemms_on_pool), smaller ones run on the calling thread. NORMLAB_GEMM_THREAD_MIN=N (or
+// set_threaded_gemm_min_work) gives products of N multiply-adds or more to OpenBLAS's threads
+// instead (N = 16777216 is the old rule; 0: every product), counting M·N·K scaled down by
+// K/128 when K is shorter than 128 (OpenBLAS splits M and N, so a short K leaves each thread
+// little work per output: 256x256x32 ran 0.69x as fast on 2 threads as on 1, third round). For
+// A/B measurements, and for machines where OpenBLAS's workers may spin between calls
+// (OPENBLAS_THREAD_TIMEOUT=28).
 constexpr double kThreadedGemmFullK = 128.0;
 
 std::atomic<double>& threaded_gemm_min_work_setting() {
@@ -265,7 +266,9 @@ std::atomic<double>& threaded_gemm_min_work_setting() {
   return work;
 }
 
-double threaded_gemm_min_work() { return threaded_gemm_min_work_setting().load(std::memory_order_relaxed); }
+double threaded_gemm_min_work() {
+  return threaded_gemm_min_work_setting().load(std::memory_order_relaxed);
+}
 
 void set_threaded_gemm_min_work(double work) {
   if (!(work >= 0.0)) throw ValueError("set_threaded_gemm_min_work: work must be >= 0");
@@ -276,8 +279,8 @@ namespace {
 // Whether OpenBLAS's own threads take an M×N×K product (see above): never by default.
 bool openblas_threads_take(int64_t M, int64_t N, int64_t K) {
   const double k = static_cast<double>(K);
-  const double work = static_cast<double>(M) * static_cast<double>(N) * k * std::min(1.0, k / kThreadedGemmFullK);
-  return work >= threaded_gemm_min_work();
+  const double work = static_cast<double>(M) * static_cast<double>(N) * k;
+  return work * std::min(1.0, k / kThreadedGemmFullK) >= threaded_gemm_min_work();
 }
 
 // The pool takes products from this many multiply-adds (M·N·K) on, split or paired. A pool
@@ -316,9 +319,10 @@ int split_gemm_parts(int64_t M, int64_t N, int64_t K) {
 // Two independent products at once, one per pool thread (the backward's dx = dy·W and
 // dW += dyᵀ·x of a Linear layer; an RNN step's dh and dU), rather than each split: each stays
 // one single-threaded OpenBLAS call, so the results are those of one thread, bit for bit, and
-// neither operand is packed twice. Measured at 2 threads (docs/performance.md, eleventh
-// round): a Linear layer's pair at batch 64, 256 -> 256 (4 M each), 1.3-1.5x faster than one
-// after the other with the worker spinning; 1 M each 1.3-1.7x; 0.25 M 1.0-1.4x.
+// neither operand is packed twice. Measured at 2 threads (scripts/pool-pair.cpp, part 2): a
+// Linear layer's dx and dW at once 1.03-1.80x faster than one after the other each split
+// (batch 16-128, 128-256 wide; never slower), and 1.3-1.7x faster than one after the other on
+// one thread in an earlier version of that measurement.
 bool pair_gemms_on_pool(int64_t M1, int64_t N1, int64_t K1, int64_t M2, int64_t N2, int64_t K2) {
   if (t_in_job || num_threads() < 2) return false;
   return pool_takes(M1, N1, K1) && pool_takes(M2, N2, K2);
