@@ -9,7 +9,7 @@
 //   3. one product on two threads, OpenBLAS's (its workers asleep between calls, as normlab sets
 //      them) against the pool's split (two single-threaded calls), alternated call by call, on
 //      the anchor shapes, the lm_ln step's Linear shapes and a few larger ones.
-// Build and run (2+ cores; each line is a median over 200, 2000 or 30-150 repetitions):
+// Build and run (at 2 threads; each line is a median over 200, 2000 or 30-150 repetitions):
 //   g++ -O2 -std=c++20 -I. scripts/pool-pair.cpp build/libnormlab.a -lopenblas -lz -lpthread -o /tmp/pool-pair
 //   NORMLAB_THREADS=2 /tmp/pool-pair
 #include <algorithm>
