@@ -20,19 +20,23 @@ std::string shapes(const Tensor& a, const Tensor& b) {
   return shape_str(a.shape()) + " and " + shape_str(b.shape());
 }
 
-// For every position: its class id, or -1 when it does not count (masked or ignore_index).
-// Throws ValueError naming a bad id. targets: (N) or (B,T); mask like targets or undefined.
-std::vector<int64_t> counted_classes(const Tensor& targets, const Tensor& mask, int64_t C,
-                                     int64_t ignore_index, int64_t* count) {
+// For every position: its class id, or -1 when it does not count (masked or ignore_index),
+// as floats in a tensor from the caching allocator (a std::vector here was the training
+// step's one steady-state heap block big enough to page-fault: 16 KB at 2048 positions). Every
+// valid id is exactly a float already: it comes from the float targets. Throws ValueError
+// naming a bad id. targets: (N) or (B,T); mask like targets or undefined.
+Tensor counted_classes(const Tensor& targets, const Tensor& mask, int64_t C, int64_t ignore_index,
+                       int64_t* count) {
   const int64_t n = targets.numel();
-  std::vector<int64_t> cls(n);
+  Tensor cls = Tensor::empty({n});
+  float* pc = cls.data();
   const float* pt = targets.data();
   const float* pm = mask.defined() ? mask.data() : nullptr;
   *count = 0;
   for (int64_t i = 0; i < n; ++i) {
     const float t = pt[i];
     if ((pm && pm[i] == 0.0f) || t == static_cast<float>(ignore_index)) {
-      cls[i] = -1;
+      pc[i] = -1.0f;
       continue;
     }
     if (!(t >= 0.0f && t < static_cast<float>(C)) || t != std::floor(t)) {
@@ -42,7 +46,7 @@ std::vector<int64_t> counted_classes(const Tensor& targets, const Tensor& mask, 
                        std::to_string(i) + " is not a class index in [0, " + std::to_string(C) +
                        ")");
     }
-    cls[i] = static_cast<int64_t>(t);
+    pc[i] = t;
     ++*count;
   }
   return cls;
@@ -69,8 +73,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   const int64_t C = logits.size(-1);
   const int64_t rows = targets.numel();
   int64_t count = 0;
-  auto cls = std::make_shared<std::vector<int64_t>>(
-      counted_classes(targets, mask, C, ignore_index, &count));
+  const Tensor cls = counted_classes(targets, mask, C, ignore_index, &count);
+  const float* pcls = cls.data();
 
   // Per-row max m and log(s), s = sum exp(x - m) (kept for the backward), and per-chunk loss
   // partials in chunk order. log p = (x - m) - log(s): forming m + log(s) first would round
@@ -83,8 +87,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   parallel_for_chunks(rows, grain, [&](int c, int64_t s, int64_t e) {
     double acc = 0.0;
     for (int64_t i = s; i < e; ++i) {
-      const int64_t t = (*cls)[i];
-      if (t < 0) continue;
+      if (pcls[i] < 0.0f) continue;
+      const int64_t t = static_cast<int64_t>(pcls[i]);
       const float* x = px + i * C;
       float m = -std::numeric_limits<float>::infinity();
       for (int64_t k = 0; k < C; ++k) m = x[k] > m ? x[k] : m;
@@ -108,10 +112,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
              const float scale = count ? d.data()[0] / static_cast<float>(count) : 0.0f;
              const float *px = x.data(), *pstats = stats.data();
              float* pg = dx.data();
-             const int64_t rows = static_cast<int64_t>(cls->size());
+             const float* pcls = cls.data();
+             const int64_t rows = cls.numel();
              parallel_for(rows, grain, [&](int64_t s, int64_t e) {
                for (int64_t i = s; i < e; ++i) {
-                 const int64_t t = (*cls)[i];
+                 const int64_t t = static_cast<int64_t>(pcls[i]);  // -1: not counted
                  const float* xi = px + i * C;
                  float* gi = pg + i * C;
                  if (t < 0) {
