@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <unordered_set>
+#include <utility>
 
 #include "core/error.h"
 #include "core/threading.h"
@@ -12,6 +12,20 @@ namespace nl {
 namespace {
 thread_local bool g_grad_enabled = true;
 std::atomic<int64_t> g_live_nodes{0};
+
+// Each backward pass has its own number; a node carries the number of the last pass that
+// reached it, so the traversal needs no set of visited nodes (a hash set allocated one entry
+// per node on every training step).
+std::atomic<uint64_t> g_next_pass{1};
+
+// The traversal's two lists, kept from one backward pass to the next on this thread, so a
+// training step reuses their memory instead of growing them anew; `busy` gives a backward
+// started from inside a backward function (none does today) lists of its own.
+struct TraversalLists {
+  std::vector<std::shared_ptr<Node>> order;
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack;
+  bool busy = false;
+};
 
 // Allocates a gradient buffer shaped like `like`; zero-filled unless the caller overwrites.
 Tensor new_grad(const Tensor& like, bool zero) {
@@ -152,11 +166,23 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   // Topological order by an iterative depth-first search (post-order), then reversed.
   // `order` owns the nodes: freeing a node's inputs below may drop the last other reference
   // to a node that is still to be visited.
-  std::vector<std::shared_ptr<Node>> order;
-  std::unordered_set<Node*> visited;
-  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack;
+  thread_local TraversalLists kept;
+  TraversalLists own;
+  TraversalLists& lists = kept.busy ? own : kept;
+  lists.busy = true;
+  std::vector<std::shared_ptr<Node>>& order = lists.order;
+  auto& stack = lists.stack;
+  struct Release {  // empties the lists (dropping the nodes) however this function exits
+    TraversalLists& l;
+    ~Release() {
+      l.order.clear();
+      l.stack.clear();
+      l.busy = false;
+    }
+  } release{lists};
+  const uint64_t pass = g_next_pass.fetch_add(1, std::memory_order_relaxed);
   stack.emplace_back(root_impl->grad_fn, 0);
-  visited.insert(root_impl->grad_fn.get());
+  root_impl->grad_fn->visited_in_ = pass;
   while (!stack.empty()) {
     Node* node = stack.back().first.get();
     if (node->released())
@@ -168,7 +194,10 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
       const Tensor& in = node->inputs()[next++];
       if (in.defined() && in.requires_grad() && in.impl()->grad_fn) {
         const std::shared_ptr<Node>& child = in.impl()->grad_fn;
-        if (visited.insert(child.get()).second) stack.emplace_back(child, 0);
+        if (child->visited_in_ != pass) {
+          child->visited_in_ = pass;
+          stack.emplace_back(child, 0);
+        }
       }
     } else {
       order.push_back(std::move(stack.back().first));

@@ -59,6 +59,7 @@ class Node {
   std::vector<bool> needs_;
   BackwardFn fn_;
   Tensor grad_;  // d(loss)/d(output), accumulated during one backward pass
+  uint64_t visited_in_ = 0;  // the last backward pass whose traversal reached this node
 };
 
 // Is gradient recording on (thread-local)? Off inside a NoGradGuard.
