@@ -226,13 +226,13 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
   const Partition P = partition(R, C);
   const size_t Cs = static_cast<size_t>(C);
   // Per chunk: (n, M, M2) over its valid rows.
-  std::vector<double> part(2 * Cs * P.chunks, 0.0);
+  DoubleScratch part(2 * C * P.chunks);
   std::vector<int64_t> count(P.chunks, 0);
   for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
     double* M = part.data() + 2 * Cs * k;
     double* M2 = M + C;
     Scratch fs(3, C);  // each array on its own cache lines (see Scratch)
-    std::vector<double> fb(2 * Cs);
+    DoubleScratch fb(2 * C);
     float* __restrict s1 = fs[0];
     float* __restrict s2 = fs[1];
     float* __restrict sh = fs[2];
@@ -345,7 +345,7 @@ void batchnorm_finish_stats(const double* M, const double* M2, int64_t n, int64_
 
 void batchnorm_stats(const float* x, const float* mask, int64_t R, int64_t C, float eps,
                      float* mean, float* mean_lo, float* var, float* rstd) {
-  std::vector<double> tot(2 * static_cast<size_t>(C));
+  DoubleScratch tot(2 * C);
   const int64_t n = batchnorm_moments(x, mask, R, C, tot.data(), tot.data() + C);
   batchnorm_finish_stats(tot.data(), tot.data() + C, n, C, eps, mean, mean_lo, var, rstd);
 }
@@ -388,7 +388,7 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
   std::fill(sums, sums + 2 * C, 0.0);
   {
     const Partition P = partition(R, C);
-    std::vector<double> part(2 * Cs * P.chunks, 0.0);
+    DoubleScratch part(2 * C * P.chunks);
     for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
       double* __restrict pdy = part.data() + 2 * Cs * k;
       double* __restrict pdx = pdy + C;
@@ -427,7 +427,7 @@ void batchnorm_backward(const float* dy, const float* x, const float* mask, cons
                         const float* mean, const float* mean_lo, const float* rstd, int64_t R,
                         int64_t C, int64_t n, bool batch_stats, const NormGrads& grads) {
   const bool need_sums = grads.dgamma || grads.dbeta || (grads.dx && batch_stats);
-  std::vector<double> sums(2 * static_cast<size_t>(C), 0.0);
+  DoubleScratch sums(2 * C);
   if (need_sums) batchnorm_grad_sums(dy, x, mask, mean, mean_lo, R, C, sums.data());
   batchnorm_backward_finish(dy, x, mask, gamma, mean, mean_lo, rstd, R, C, sums.data(),
                             sums.data(), n, batch_stats, grads);

@@ -196,6 +196,18 @@ class Scratch {
   float* data_;
 };
 
+// n zeroed doubles from the caching allocator (core/storage.h): the BatchNorm kernels' per-call
+// channel sums (2·C doubles and more, 4 KB at C = 256) then reuse a cached block from one
+// training step to the next, where a std::vector took a fresh heap block on every call.
+class DoubleScratch {
+ public:
+  explicit DoubleScratch(int64_t n) : buf_(2 * n) { std::fill_n(data(), n, 0.0); }
+  double* data() { return reinterpret_cast<double*>(buf_.data()); }  // 64-byte aligned
+
+ private:
+  Storage buf_;
+};
+
 // How a kernel writes an output array: over it, onto it (accumulate), or streamed past the
 // caches (simd::store_stream).
 enum class OutStore { kWrite, kAdd, kStream };
