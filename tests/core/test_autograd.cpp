@@ -1,5 +1,6 @@
 // The autograd engine: accumulation, zero_grad, no_grad, detach, explicit upstream
-// gradients, misuse errors, freed graphs, deep chains, and no growth over 10,000 steps.
+// gradients, misuse errors, freed graphs, shared nodes over repeated passes, a backward nested
+// in a backward function, deep chains, and no growth over 10,000 steps.
 #include "helpers.h"
 
 using namespace nl;
@@ -132,6 +133,41 @@ TEST_CASE("backward through intermediates that only the graph holds", "[autograd
     const float t = std::tanh(e);
     REQUIRE(x.grad().at({i}) == Approx((1 - t * t) * e * 2));
   }
+}
+
+TEST_CASE("a node reached by several paths runs once per pass, pass after pass", "[autograd]") {
+  // The walk marks a node with the number of the pass that reached it: a shared node (here
+  // exp(x), read by three ops) must run once in each of several passes over one graph.
+  Tensor x = Tensor::from_vector({0.5f, -1.0f}, {2}).requires_grad_();
+  Tensor e = exp(x);
+  Tensor loss = sum(add(mul(e, e), add(e, tanh(e))));
+  for (int pass = 1; pass <= 3; ++pass) {
+    loss.backward(/*retain_graph=*/pass < 3);
+    for (int i = 0; i < 2; ++i) {
+      const float ev = std::exp(x.at({i})), t = std::tanh(ev);
+      const float once = (2 * ev + 1 + (1 - t * t)) * ev;
+      REQUIRE(x.grad().at({i}) == Approx(pass * once).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("a backward started inside a backward function runs on its own lists", "[autograd]") {
+  // The walk reuses its lists from pass to pass on a thread; a pass begun while another is
+  // walking (from inside a backward function) must not disturb the outer pass's order.
+  Tensor inner_w = Tensor::from_vector({3.0f}, {1}).requires_grad_();
+  Tensor x = Tensor::from_vector({2.0f}, {1}).requires_grad_();
+  Tensor y = mul_scalar(x, 1.0f);  // a plain tensor for the custom op's output
+  Tensor inner_loss = sum(mul(inner_w, inner_w));  // recorded now: backward records nothing
+  Tensor out = Tensor::empty({1});
+  out.data()[0] = y.data()[0] * 5.0f;
+  record(out, "times_five_with_inner_backward", {y}, [&](const Tensor& d, GradSink& g) {
+    inner_loss.backward();  // a whole second pass, nested in this one
+    g.add(0, mul_scalar(d, 5.0f));
+  });
+  sum(mul(out, add_scalar(x, 1.0f))).backward();
+  // d/dx [5x (x + 1)] = 10x + 5 at x = 2; the inner pass gave d(w^2)/dw = 6.
+  REQUIRE(x.grad().at({0}) == Approx(25.0f));
+  REQUIRE(inner_w.grad().at({0}) == Approx(6.0f));
 }
 
 TEST_CASE("a 20,000-op chain runs backward and is destroyed without deep recursion",
