@@ -156,7 +156,7 @@ TEST_CASE("a backward started inside a backward function runs on its own lists",
   // walking (from inside a backward function) must not disturb the outer pass's order.
   Tensor inner_w = Tensor::from_vector({3.0f}, {1}).requires_grad_();
   Tensor x = Tensor::from_vector({2.0f}, {1}).requires_grad_();
-  Tensor y = mul_scalar(x, 1.0f);  // a plain tensor for the custom op's output
+  Tensor y = mul_scalar(x, 1.0f);  // the custom op's input, on x's graph
   Tensor inner_loss = sum(mul(inner_w, inner_w));  // recorded now: backward records nothing
   Tensor out = Tensor::empty({1});
   out.data()[0] = y.data()[0] * 5.0f;
