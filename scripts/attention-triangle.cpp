@@ -6,8 +6,8 @@
 // Alternated layer by layer in rotated order on one core; prints the median and minimum.
 //
 //   g++ -O2 -std=c++20 scripts/attention-triangle.cpp -lopenblas -o /tmp/attention-triangle
-//   OPENBLAS_NUM_THREADS=1 /tmp/attention-triangle [rounds=200] [dh=32] [batch=32]
-// (dh 4 and batch 1 are lm_tiny's heads, whose products are too small to gain from the split.)
+//   OPENBLAS_NUM_THREADS=1 /tmp/attention-triangle [rounds=200] [dh=32] [batch=32] [T=64]
+// (dh 4 and batch 1 are lm_tiny's heads; T a multiple of 4.)
 #include <cblas.h>
 
 #include <algorithm>
@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 200;
   if (argc > 2) dh = std::atoi(argv[2]);
   if (argc > 3) B = std::atoi(argv[3]);
+  if (argc > 4) T = std::atoi(argv[4]) / 4 * 4;
   d = H * dh, ld = 3 * d, N = B * H;
   qkv.resize(B * T * ld), P.resize(N * T * T), O.resize(B * T * d), dO.resize(B * T * d);
   dqkv.resize(B * T * ld), dS.resize(T * T);
