@@ -298,6 +298,10 @@ bool pool_takes(int64_t M, int64_t N, int64_t K) {
 }
 }  // namespace
 
+bool gemm_on_openblas_threads(int64_t M, int64_t N, int64_t K) {
+  return openblas_threads_take(M, N, K);
+}
+
 void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   if (t_in_job) return;
   const int want = openblas_threads_take(M, N, K) ? num_threads() : 1;

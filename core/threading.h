@@ -28,6 +28,11 @@ void set_num_threads(int n);
 double threaded_gemm_min_work();
 void set_threaded_gemm_min_work(double work);
 
+// Whether OpenBLAS's own threads take an M×N×K product (threaded_gemm_min_work; never by
+// default). When they do not, a product run inside a parallel_for task runs whole on that task's
+// thread once choose_blas_threads has been called for it outside the task.
+bool gemm_on_openblas_threads(int64_t M, int64_t N, int64_t K);
+
 // Tells OpenBLAS how many threads the next GEMM of M·N·K multiply-adds may use: one, unless
 // threaded_gemm_min_work() gives it to OpenBLAS's threads (then all of num_threads()). Called by
 // nl::sgemm before each call. Inside a parallel_for task it changes nothing: the pool's threads

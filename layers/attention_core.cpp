@@ -31,15 +31,25 @@ const float* key_valid_data(const Tensor& key_valid, int64_t B, int64_t S, const
   return nullptr;
 }
 
-// Runs per_head(n) for n in [0, N). When each head's GEMMs are small enough that OpenBLAS runs
-// them on one thread, the heads run side by side on the pool (each writes only its own
-// slices, so the result does not depend on the thread count); larger heads run one after the
-// other, each GEMM threaded by OpenBLAS itself.
-void for_each_head(int64_t N, int64_t gemm_mnk, const std::function<void(int64_t)>& per_head) {
-  if (gemm_mnk > kBlasSingleThreadMNK) {
+// Runs per_head(n) for n in [0, N), each head's GEMMs at most M×Nc×K. Heads run side by side on
+// the pool, each product one whole single-threaded OpenBLAS call on its task's thread (so the
+// result does not depend on the thread count), when the products are small enough for OpenBLAS
+// to run them on the calling thread anyway, or when there are at least as many heads as threads
+// and OpenBLAS's own threads would not take them (the default). Otherwise (a few large heads, or
+// NORMLAB_GEMM_THREAD_MIN giving them to OpenBLAS) the heads run one after the other, each product
+// split over the pool or threaded as sgemm decides. Before T = 128 could use the triangle's
+// blocks (128×128×32 heads, under sgemm's 1 M split threshold), such heads ran one after the
+// other on one core at 2 threads.
+void for_each_head(int64_t N, int64_t M, int64_t Nc, int64_t K,
+                   const std::function<void(int64_t)>& per_head) {
+  const int64_t gemm_mnk = M * Nc * K;
+  const bool side_by_side = gemm_mnk <= kBlasSingleThreadMNK ||
+                            (N >= num_threads() && !gemm_on_openblas_threads(M, Nc, K));
+  if (!side_by_side) {
     for (int64_t n = 0; n < N; ++n) per_head(n);
     return;
   }
+  if (gemm_mnk > kBlasSingleThreadMNK) choose_blas_threads(M, Nc, K);  // OpenBLAS on 1 thread
   // At least ~2^20 multiply-adds per chunk, or waking a worker costs more than it saves.
   parallel_for(N, (int64_t{1} << 20) / std::max<int64_t>(1, gemm_mnk) + 1, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) per_head(n);
@@ -52,6 +62,21 @@ kernels::SoftmaxMask head_mask(const kernels::SoftmaxMask& all, int64_t n, int64
   if (all.key_valid) one.key_valid = all.key_valid + (n / all.heads) * S;
   one.heads = 1;
   return one;
+}
+
+// Causal attention multiplies only the triangle a query can see once T reaches 2 blocks of
+// 64 query rows: rows [r0, r1) against keys [0, r1), and in dK / dV key rows [c0, c1) from
+// queries [c0, T). That is (k + 1) / 2k of the whole products' FLOPs with k blocks (3/4 at
+// T = 128, 5/8 at 256, 9/16 at 512) for k times as many, smaller GEMM calls. Measured on one
+// layer's per-head products (scripts/attention-triangle.cpp, 1 thread, dh 32): 0.81x the time
+// at T = 128, 0.72x at 256, 0.63x at 512 (blocks of 32 or 128 rows: 0.77-0.80x, 0.75x, 0.67x).
+// At T = 64 (the lm workloads) smaller blocks made the products 0.84-0.91x as long but the
+// step under 1 % faster at 1 thread and 1-2 % slower at 2, so below 128 they stay whole (and
+// their bits unchanged).
+// Returns the block height: T itself means whole products.
+constexpr int64_t kTriangleBlockRows = 64;
+int64_t triangle_block_rows(int64_t T, bool causal) {
+  return causal && T >= 2 * kTriangleBlockRows ? kTriangleBlockRows : T;
 }
 
 // A buffer of n floats owned by the calling thread, reused from call to call: one head's dP
@@ -111,24 +136,34 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
   Tensor p = Tensor::empty({N, T, T});
   const float* x = qkv.data();
   float* pp = p.data();
-  const int64_t head_mnk = T * T * dh;  // every GEMM of a head, forward and backward
   Tensor out = Tensor::empty({B, T, d});
   float* po = out.data();
   // One head at a time from scores to output, so its T×T weights are still in L1/L2 when the
   // softmax and the second product read them (all heads' scores, then all softmaxes, then all
   // products made three 2 MB passes on the LM workload). Measured: this op's forward +
   // backward at (32, 64, 384), 4 heads, 1.02x (1 and 2 threads); the LM step, within noise.
-  for_each_head(N, head_mnk, [&](int64_t n) {
+  const int64_t block = triangle_block_rows(T, causal);
+  for_each_head(N, T, T, dh, [&](int64_t n) {  // every GEMM of a head is at most T×T×dh
     float* pn = pp + n * TT;
-    sgemm(false, true, T, T, dh, 1.0f, x + qoff(n), ld, x + qoff(n) + d, ld, 0.0f, pn, T);
+    const float* q = x + qoff(n);  // K at q + d, V at q + 2d
+    for (int64_t r0 = 0; r0 < T; r0 += block) {  // S = Q Kᵀ on the keys rows [r0, r1) can see
+      const int64_t r1 = std::min(T, r0 + block);
+      sgemm(false, true, r1 - r0, r1, dh, 1.0f, q + r0 * ld, ld, q + d, ld, 0.0f, pn + r0 * T, T);
+    }
+    // Reads each row's keys up to its own position only (causal), and writes P's zeros above
+    // the diagonal: the products below may read them.
     kernels::masked_softmax_forward(pn, pn, 1, T, T, scale, head_mask(mask, n, T));
-    sgemm(false, false, T, dh, T, 1.0f, pn, T, x + qoff(n) + 2 * d, ld, 0.0f, po + ooff(n), d);
+    for (int64_t r0 = 0; r0 < T; r0 += block) {  // O = P V
+      const int64_t r1 = std::min(T, r0 + block);
+      sgemm(false, false, r1 - r0, dh, r1, 1.0f, pn + r0 * T, T, q + 2 * d, ld, 0.0f,
+            po + ooff(n) + r0 * d, d);
+    }
   });
 
   if (needs_grad({&qkv})) {
     record(out, "attention_heads", {qkv},
-           [qkv = qkv.detach(), p, N, T, d, dh, ld, TT, scale, qoff, ooff, head_mnk](const Tensor& dout,
-                                                                                    GradSink& g) {
+           [qkv = qkv.detach(), p, N, T, d, dh, ld, TT, scale, qoff, ooff,
+            block](const Tensor& dout, GradSink& g) {
              const float* x = qkv.data();
              const float* pp = p.data();
              const float* dO = dout.data();
@@ -136,16 +171,31 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
              Tensor& dqkv = g.target(0, &fresh);
              const float beta = fresh ? 0.0f : 1.0f;
              float* dx = dqkv.data();
-             for_each_head(N, head_mnk, [&](int64_t n) {  // one head at a time, as forward
+             for_each_head(N, T, T, dh, [&](int64_t n) {  // one head at a time, as forward
                float* dsn = head_scratch(TT);  // dP, then dS in place: only this head needs it
-               sgemm(false, true, T, T, dh, 1.0f, dO + ooff(n), d, x + qoff(n) + 2 * d, ld, 0.0f,
-                     dsn, T);  // dP = dO Vᵀ
-               kernels::masked_softmax_backward(pp + n * TT, dsn, dsn, 1, T, T, scale, false);
-               float* dq = dx + qoff(n);
-               sgemm(false, false, T, dh, T, 1.0f, dsn, T, x + qoff(n) + d, ld, beta, dq, ld);
-               sgemm(true, false, T, dh, T, 1.0f, dsn, T, x + qoff(n), ld, beta, dq + d, ld);
-               sgemm(true, false, T, dh, T, 1.0f, pp + n * TT, T, dO + ooff(n), d, beta,
-                     dq + 2 * d, ld);
+               const float* q = x + qoff(n);
+               const float* pn = pp + n * TT;
+               const float* go = dO + ooff(n);
+               float* dq = dx + qoff(n);  // dK at dq + d, dV at dq + 2d
+               for (int64_t r0 = 0; r0 < T; r0 += block) {  // dP = dO Vᵀ
+                 const int64_t r1 = std::min(T, r0 + block);
+                 sgemm(false, true, r1 - r0, r1, dh, 1.0f, go + r0 * d, d, q + 2 * d, ld, 0.0f,
+                       dsn + r0 * T, T);
+               }
+               kernels::masked_softmax_backward(pn, dsn, dsn, 1, T, T, scale, false, block < T);
+               for (int64_t r0 = 0; r0 < T; r0 += block) {  // dQ = dS K
+                 const int64_t r1 = std::min(T, r0 + block);
+                 sgemm(false, false, r1 - r0, dh, r1, 1.0f, dsn + r0 * T, T, q + d, ld, beta,
+                       dq + r0 * ld, ld);
+               }
+               // Key block [c0, c1) is seen by queries [c0, T) only.
+               for (int64_t c0 = 0; c0 < T; c0 += block) {
+                 const int64_t c1 = std::min(T, c0 + block);
+                 sgemm(true, false, c1 - c0, dh, T - c0, 1.0f, dsn + c0 * T + c0, T, q + c0 * ld,
+                       ld, beta, dq + d + c0 * ld, ld);  // dK = dSᵀ Q
+                 sgemm(true, false, c1 - c0, dh, T - c0, 1.0f, pn + c0 * T + c0, T, go + c0 * d,
+                       d, beta, dq + 2 * d + c0 * ld, ld);  // dV = Pᵀ dO
+               }
              });
            });
   }

@@ -1,13 +1,14 @@
 // Would the causal mask's zero half of every attention product buy time? (docs/performance.md,
 // twelfth round.) The lm_ln workload's per-head products (batch 32, 4 heads, T = 64, dh = 32),
-// forward and backward as layers/attention_core.cpp makes them, for one layer, three ways:
-// whole T×T products (what normlab does), and the causal triangle in 2 or 4 row blocks, each
-// block multiplying only the keys it can see (2 blocks: 3/4 of the FLOPs, 4 blocks: 5/8).
+// forward and backward as layers/attention_core.cpp makes them, for one layer, four ways:
+// whole T×T products, and the causal triangle in 2, 4 or 8 row blocks, each block multiplying
+// only the keys it can see (k blocks: (k + 1) / 2k of the FLOPs; layers/attention_core.cpp uses
+// blocks of 64 rows from T = 128 on).
 // Alternated layer by layer in rotated order on one core; prints the median and minimum.
 //
 //   g++ -O2 -std=c++20 scripts/attention-triangle.cpp -lopenblas -o /tmp/attention-triangle
 //   OPENBLAS_NUM_THREADS=1 /tmp/attention-triangle [rounds=200] [dh=32] [batch=32] [T=64]
-// (dh 4 and batch 1 are lm_tiny's heads; T a multiple of 4.)
+// (dh 4 and batch 1 are lm_tiny's heads; T a multiple of 8.)
 #include <cblas.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 200;
   if (argc > 2) dh = std::atoi(argv[2]);
   if (argc > 3) B = std::atoi(argv[3]);
-  if (argc > 4) T = std::atoi(argv[4]) / 4 * 4;
+  if (argc > 4) T = std::atoi(argv[4]) / 8 * 8;
   d = H * dh, ld = 3 * d, N = B * H;
   qkv.resize(B * T * ld), P.resize(N * T * T), O.resize(B * T * d), dO.resize(B * T * d);
   dqkv.resize(B * T * ld), dS.resize(T * T);
@@ -74,21 +76,23 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> normal;
   for (auto* v : {&qkv, &P, &dO})
     for (float& x : *v) x = 0.1f * normal(gen);
-  const int variants[] = {1, 2, 4};
-  std::vector<double> ms[3];
+  const std::vector<int> variants = {1, 2, 4, 8};  // 1 = whole products; T / 8 >= 8 rows
+  const int V = static_cast<int>(variants.size());
+  std::vector<std::vector<double>> ms(V);
   for (int w = 0; w < 5; ++w)
     for (int v : variants) layer_ms(v);
   for (int r = 0; r < rounds; ++r)
-    for (int i = 0; i < 3; ++i) {
-      const int v = (i + r) % 3;
+    for (int i = 0; i < V; ++i) {
+      const int v = (i + r) % V;
       ms[v].push_back(layer_ms(variants[v]));
     }
   std::printf("one layer's per-head attention products (%d heads of %dx%d, dh %d), %d rounds\n",
               N, T, T, dh, rounds);
-  for (int v = 0; v < 3; ++v) {
+  for (int v = 0; v < V; ++v) {
     std::sort(ms[v].begin(), ms[v].end());
-    std::printf("  %s  median %.3f ms  min %.3f ms\n",
-                v == 0 ? "whole products       " : v == 1 ? "triangle, 2 blocks   " : "triangle, 4 blocks   ",
-                ms[v][ms[v].size() / 2], ms[v][0]);
+    const double med = ms[v][ms[v].size() / 2];
+    std::printf("  %-22s median %.3f ms (%.2fx)  min %.3f ms\n",
+                v == 0 ? "whole products" : ("triangle, " + std::to_string(variants[v]) + " blocks").c_str(),
+                med, med / ms[0][ms[0].size() / 2], ms[v][0]);
   }
 }

@@ -89,18 +89,21 @@ void masked_softmax_forward(const float* s, float* y, int64_t N, int64_t T, int6
 }
 
 void masked_softmax_backward(const float* y, const float* dy, float* ds, int64_t N, int64_t T,
-                             int64_t S, float scale, bool accumulate) {
+                             int64_t S, float scale, bool accumulate, bool causal) {
   const int64_t rows = N * T;
   parallel_for(rows, kGrain / (S + 1) + 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* yr = y + r * S;
       const float* dr = dy + r * S;
       float* gr = ds + r * S;
-      const float dot = lane_dot(dr, yr, S);
-      if (accumulate)
-        for (int64_t j = 0; j < S; ++j) gr[j] += scale * yr[j] * (dr[j] - dot);
-      else
-        for (int64_t j = 0; j < S; ++j) gr[j] = scale * yr[j] * (dr[j] - dot);
+      const int64_t t = r % T, len = causal ? (t + 1 < S ? t + 1 : S) : S;
+      const float dot = lane_dot(dr, yr, len);
+      if (accumulate) {
+        for (int64_t j = 0; j < len; ++j) gr[j] += scale * yr[j] * (dr[j] - dot);
+      } else {
+        for (int64_t j = 0; j < len; ++j) gr[j] = scale * yr[j] * (dr[j] - dot);
+        for (int64_t j = len; j < S; ++j) gr[j] = 0.0f;
+      }
     }
   });
 }

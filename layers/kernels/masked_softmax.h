@@ -22,7 +22,10 @@ struct SoftmaxMask {
 void masked_softmax_forward(const float* s, float* y, int64_t N, int64_t T, int64_t S,
                             float scale, const SoftmaxMask& mask);
 // y, dy, ds: (N, T, S); ds == dy (in place) is allowed. accumulate: ds += instead of ds =.
+// causal: row t reads y and dy only on keys [0, t + 1) and writes 0 (or adds nothing) on the
+// rest, for a dy whose entries above the diagonal were never computed (the causal triangle of
+// layers/attention_core.cpp); y must be 0 there, as the causal forward leaves it.
 void masked_softmax_backward(const float* y, const float* dy, float* ds, int64_t N, int64_t T,
-                             int64_t S, float scale, bool accumulate);
+                             int64_t S, float scale, bool accumulate, bool causal = false);
 
 }  // namespace nl::kernels

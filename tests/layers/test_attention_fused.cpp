@@ -2,7 +2,8 @@
 // pass each way) and attention_heads (all heads through strided GEMMs, no head copies), each
 // against the unfused composition of split_heads / matmul / masked_fill / softmax /
 // merge_heads, by hand values, by finite differences, and on fully masked rows; many heads
-// give the same bits at 1 and 2 threads.
+// give the same bits at 1 and 2 threads; causal attention from T = 128 on (the triangle in
+// blocks) likewise.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -128,6 +129,46 @@ TEST_CASE("attention_heads gradients by finite differences", "[layers][attention
   }
 }
 
+// From T = 128 on, causal attention multiplies only the triangle each block of 64 query rows can
+// see (layers/attention_core.cpp, triangle_block_rows). T = 128 is two whole blocks, T = 136
+// ends in a block of 8 rows; the padded case masks the last keys of the second sequence.
+TEST_CASE("causal attention_heads at T >= 128 (the triangle in blocks) agrees with the composition",
+          "[layers][attention][fused][triangle]") {
+  for (int64_t T : {128, 136})
+    for (bool padded : {false, true}) {
+      INFO("T " << T << ", padded " << padded);
+      std::vector<float> valid(2 * T, 1.0f);
+      for (int64_t t = T - 20; t < T; ++t) valid[T + t] = 0.0f;
+      const Tensor kpm = padded ? Tensor::from_vector(valid, {2, T}) : Tensor();
+      Tensor a = rand_tensor({2, T, 3 * 8}, 100 + T + padded);
+      Tensor b = a.detach().clone();
+      b.requires_grad_(true);
+      const Tensor w = rand_tensor({2, T, 8}, 110 + T, false);
+      Tensor fused = attention_heads(a, 2, kpm, true);
+      Tensor ref = unfused_attention(b, 2, kpm, true);
+      REQUIRE(nl::test::max_abs_diff(fused, ref) < 1e-5);
+      sum(mul(fused, w)).backward();
+      sum(mul(ref, w)).backward();
+      REQUIRE(nl::test::max_abs_diff(a.grad(), b.grad()) < 1e-5);
+      // The output at t does not see later positions: changing the last position's q, k, v
+      // leaves every earlier output bit for bit.
+      Tensor c = a.detach().clone();
+      for (int64_t j = 0; j < 3 * 8; ++j) c.data()[(T - 1) * 3 * 8 + j] += 1.0f;
+      Tensor moved = attention_heads(c, 2, kpm, true);
+      REQUIRE(std::memcmp(moved.data(), fused.data(), (T - 1) * 8 * sizeof(float)) == 0);
+    }
+}
+
+TEST_CASE("causal attention_heads at T >= 128: gradients by finite differences",
+          "[layers][attention][fused][triangle][gradcheck]") {
+  std::vector<float> valid(130, 1.0f);
+  valid[3] = valid[100] = 0.0f;  // padded keys inside the first and the last block
+  const Tensor kpm = Tensor::from_vector(valid, {1, 130});
+  REQUIRE_GRADCHECK(
+      [&](const std::vector<Tensor>& in) { return attention_heads(in[0], 2, kpm, true); },
+      std::vector<Tensor>{rand_tensor({1, 130, 12}, 120)});
+}
+
 TEST_CASE("fused attention ops name the op and the bad shape", "[layers][attention][fused][errors]") {
   REQUIRE_THROWS_MENTIONING(attention_heads(Tensor::zeros({2, 4, 10}), 2, Tensor(), false),
                             "attention_heads", "(2, 4, 10)");
@@ -161,4 +202,30 @@ TEST_CASE("attention_heads with many small heads: the same bits at 1 and 2 threa
   // And the values are attention's: against the per-head-copy composition.
   Tensor b = x.detach().clone();
   REQUIRE(nl::test::max_abs_diff(out[0], unfused_attention(b, 4, Tensor(), true)) < 1e-5);
+}
+
+TEST_CASE("attention_heads with large heads, at least as many as threads: the same bits at 1 and 2 threads",
+          "[layers][attention][fused][threads]") {
+  // 4 heads of T = 256, dh = 64: each whole product (4 M multiply-adds) and the triangle's
+  // 64-row blocks (up to 1 M) would be split over the pool if the heads ran one after the other;
+  // side by side, each runs whole on one thread (layers/attention_core.cpp, for_each_head).
+  const int saved = num_threads();
+  const Tensor x = rand_tensor({2, 256, 3 * 128}, 97, false);
+  const Tensor w = rand_tensor({2, 256, 128}, 98, false);
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    std::vector<Tensor> out, grad;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      Tensor a = x.detach().clone();
+      a.requires_grad_(true);
+      Tensor y = attention_heads(a, 2, Tensor(), causal);
+      sum(mul(y, w)).backward();
+      out.push_back(y.detach());
+      grad.push_back(a.grad());
+    }
+    set_num_threads(saved);
+    REQUIRE(std::memcmp(out[0].data(), out[1].data(), out[0].numel() * sizeof(float)) == 0);
+    REQUIRE(std::memcmp(grad[0].data(), grad[1].data(), grad[0].numel() * sizeof(float)) == 0);
+  }
 }
