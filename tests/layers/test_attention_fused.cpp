@@ -42,6 +42,22 @@ Tensor unfused_attention(const Tensor& qkv, int64_t heads, const Tensor& kpm, bo
 
 const Tensor kPad = Tensor::from_vector({1, 1, 1, 1, 1, 1, 0, 0}, {2, 4});
 
+// attention_heads with 2 heads against unfused_attention on the same qkv: values, and the
+// gradients of sum(y * w). Returns the fused output.
+Tensor require_matches_composition(const Tensor& qkv, const Tensor& kpm, bool causal,
+                                   const Tensor& w) {
+  Tensor a = qkv.detach().clone(), b = qkv.detach().clone();
+  a.requires_grad_(true);
+  b.requires_grad_(true);
+  Tensor fused = attention_heads(a, 2, kpm, causal);
+  Tensor ref = unfused_attention(b, 2, kpm, causal);
+  REQUIRE(nl::test::max_abs_diff(fused, ref) < 1e-5);
+  sum(mul(fused, w)).backward();
+  sum(mul(ref, w)).backward();
+  REQUIRE(nl::test::max_abs_diff(a.grad(), b.grad()) < 1e-5);
+  return fused.detach();
+}
+
 }  // namespace
 
 TEST_CASE("scaled_masked_softmax matches hand values", "[layers][attention][fused]") {
@@ -106,17 +122,8 @@ TEST_CASE("attention_heads agrees with the per-head-copy composition, values and
   for (bool causal : {false, true})
     for (bool padded : {false, true}) {
       INFO("causal " << causal << ", padded " << padded);
-      const Tensor kpm = padded ? kPad : Tensor();
-      Tensor a = rand_tensor({2, 4, 3 * 6}, 70 + causal + 2 * padded);
-      Tensor b = a.detach().clone();
-      b.requires_grad_(true);
-      const Tensor w = rand_tensor({2, 4, 6}, 80, false);
-      Tensor fused = attention_heads(a, 2, kpm, causal);
-      Tensor ref = unfused_attention(b, 2, kpm, causal);
-      REQUIRE(nl::test::max_abs_diff(fused, ref) < 1e-5);
-      sum(mul(fused, w)).backward();
-      sum(mul(ref, w)).backward();
-      REQUIRE(nl::test::max_abs_diff(a.grad(), b.grad()) < 1e-5);
+      require_matches_composition(rand_tensor({2, 4, 3 * 6}, 70 + causal + 2 * padded),
+                                  padded ? kPad : Tensor(), causal, rand_tensor({2, 4, 6}, 80, false));
     }
 }
 
@@ -140,16 +147,9 @@ TEST_CASE("causal attention_heads at T >= 128 (the triangle in blocks) agrees wi
       std::vector<float> valid(2 * T, 1.0f);
       for (int64_t t = T - 20; t < T; ++t) valid[T + t] = 0.0f;
       const Tensor kpm = padded ? Tensor::from_vector(valid, {2, T}) : Tensor();
-      Tensor a = rand_tensor({2, T, 3 * 8}, 100 + T + padded);
-      Tensor b = a.detach().clone();
-      b.requires_grad_(true);
-      const Tensor w = rand_tensor({2, T, 8}, 110 + T, false);
-      Tensor fused = attention_heads(a, 2, kpm, true);
-      Tensor ref = unfused_attention(b, 2, kpm, true);
-      REQUIRE(nl::test::max_abs_diff(fused, ref) < 1e-5);
-      sum(mul(fused, w)).backward();
-      sum(mul(ref, w)).backward();
-      REQUIRE(nl::test::max_abs_diff(a.grad(), b.grad()) < 1e-5);
+      const Tensor a = rand_tensor({2, T, 3 * 8}, 100 + T + padded, false);
+      const Tensor fused =
+          require_matches_composition(a, kpm, true, rand_tensor({2, T, 8}, 110 + T, false));
       // The output at t does not see later positions: changing the last position's q, k, v
       // leaves every earlier output bit for bit.
       Tensor c = a.detach().clone();
@@ -180,28 +180,41 @@ TEST_CASE("fused attention ops name the op and the bad shape", "[layers][attenti
                             "key_padding_mask", "(2, 3)");
 }
 
+namespace {
+
+// attention_heads(x) and d sum(y * w) / dx at `threads` threads (the setting restored after).
+struct HeadsRun {
+  Tensor out, grad;
+};
+HeadsRun attention_at_threads(const Tensor& x, const Tensor& w, int64_t heads, bool causal,
+                              int threads) {
+  const int saved = num_threads();
+  set_num_threads(threads);
+  Tensor a = x.detach().clone();
+  a.requires_grad_(true);
+  Tensor y = attention_heads(a, heads, Tensor(), causal);
+  sum(mul(y, w)).backward();
+  set_num_threads(saved);
+  return {y.detach(), a.grad()};
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.numel() == b.numel() && std::memcmp(a.data(), b.data(), a.numel() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
 TEST_CASE("attention_heads with many small heads: the same bits at 1 and 2 threads", "[layers][attention][fused][threads]") {
   // 32 heads of T = 64, dh = 32: small enough GEMMs for the heads to run side by side on the
   // pool at 2 threads (layers/attention_core.cpp, for_each_head).
-  const int saved = num_threads();
   const Tensor x = rand_tensor({8, 64, 3 * 128}, 95, false);
   const Tensor w = rand_tensor({8, 64, 128}, 96, false);
-  std::vector<Tensor> out, grad;
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    Tensor a = x.detach().clone();
-    a.requires_grad_(true);
-    Tensor y = attention_heads(a, 4, Tensor(), true);
-    sum(mul(y, w)).backward();
-    out.push_back(y.detach());
-    grad.push_back(a.grad());
-  }
-  set_num_threads(saved);
-  REQUIRE(std::memcmp(out[0].data(), out[1].data(), out[0].numel() * sizeof(float)) == 0);
-  REQUIRE(std::memcmp(grad[0].data(), grad[1].data(), grad[0].numel() * sizeof(float)) == 0);
+  const HeadsRun one = attention_at_threads(x, w, 4, true, 1), two = attention_at_threads(x, w, 4, true, 2);
+  REQUIRE(same_bits(one.out, two.out));
+  REQUIRE(same_bits(one.grad, two.grad));
   // And the values are attention's: against the per-head-copy composition.
   Tensor b = x.detach().clone();
-  REQUIRE(nl::test::max_abs_diff(out[0], unfused_attention(b, 4, Tensor(), true)) < 1e-5);
+  REQUIRE(nl::test::max_abs_diff(one.out, unfused_attention(b, 4, Tensor(), true)) < 1e-5);
 }
 
 TEST_CASE("attention_heads with large heads, at least as many as threads: the same bits at 1 and 2 threads",
@@ -209,23 +222,13 @@ TEST_CASE("attention_heads with large heads, at least as many as threads: the sa
   // 4 heads of T = 256, dh = 64: each whole product (4 M multiply-adds) and the triangle's
   // 64-row blocks (up to 1 M) would be split over the pool if the heads ran one after the other;
   // side by side, each runs whole on one thread (layers/attention_core.cpp, for_each_head).
-  const int saved = num_threads();
   const Tensor x = rand_tensor({2, 256, 3 * 128}, 97, false);
   const Tensor w = rand_tensor({2, 256, 128}, 98, false);
   for (bool causal : {false, true}) {
     INFO("causal " << causal);
-    std::vector<Tensor> out, grad;
-    for (int threads : {1, 2}) {
-      set_num_threads(threads);
-      Tensor a = x.detach().clone();
-      a.requires_grad_(true);
-      Tensor y = attention_heads(a, 2, Tensor(), causal);
-      sum(mul(y, w)).backward();
-      out.push_back(y.detach());
-      grad.push_back(a.grad());
-    }
-    set_num_threads(saved);
-    REQUIRE(std::memcmp(out[0].data(), out[1].data(), out[0].numel() * sizeof(float)) == 0);
-    REQUIRE(std::memcmp(grad[0].data(), grad[1].data(), grad[0].numel() * sizeof(float)) == 0);
+    const HeadsRun one = attention_at_threads(x, w, 2, causal, 1);
+    const HeadsRun two = attention_at_threads(x, w, 2, causal, 2);
+    REQUIRE(same_bits(one.out, two.out));
+    REQUIRE(same_bits(one.grad, two.grad));
   }
 }
