@@ -68,6 +68,12 @@ Tensor scaled_masked_softmax(const Tensor& scores, const Tensor& key_valid, int6
 // out[b,t,h*dh:(h+1)*dh] = softmax(Q Kᵀ/√dh + masks) V of head h, through strided GEMMs (no
 // split_heads/merge_heads copies). key_valid, causal: as above. -> (B,T,d).
 Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid, bool causal);
+// With the causal mask and T of at least causal_triangle_min_len() (default 128), attention_heads
+// multiplies only the triangle each block of 64 query rows can see (layers/attention_core.cpp).
+// Setting the length (1: from two blocks on; INT64_MAX: never) is for A/B measurements and
+// tests; call it between steps, not while attention runs on another thread.
+int64_t causal_triangle_min_len();
+void set_causal_triangle_min_len(int64_t T);
 
 // Registry factory: {"type": "attention", "heads": 4, "dropout": 0.0, "bias": true,
 // "causal": false}; d_model defaults to args.features.

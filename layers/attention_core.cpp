@@ -5,6 +5,7 @@
 // Backward of attention_heads, per head n = (b, h), with P the saved weights:
 //   dP = dO Vᵀ;  dS = scale * P * (dP - rowsum(dP * P));  dQ = dS K;  dK = dSᵀ Q;  dV = Pᵀ dO.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -64,8 +65,8 @@ kernels::SoftmaxMask head_mask(const kernels::SoftmaxMask& all, int64_t n, int64
   return one;
 }
 
-// Causal attention multiplies only the triangle a query can see once T reaches 2 blocks of
-// 64 query rows: rows [r0, r1) against keys [0, r1), and in dK / dV key rows [c0, c1) from
+// Causal attention multiplies only the triangle a query can see once T reaches
+// causal_triangle_min_len() (default: 2 blocks of 64 query rows): rows [r0, r1) against keys [0, r1), and in dK / dV key rows [c0, c1) from
 // queries [c0, T). That is (k + 1) / 2k of the whole products' FLOPs with k blocks (3/4 at
 // T = 128, 5/8 at 256, 9/16 at 512) for k times as many, smaller GEMM calls. Measured on one
 // layer's per-head products (scripts/attention-triangle.cpp, 1 thread, dh 32): 0.81x the time
@@ -75,8 +76,11 @@ kernels::SoftmaxMask head_mask(const kernels::SoftmaxMask& all, int64_t n, int64
 // their bits unchanged).
 // Returns the block height: T itself means whole products.
 constexpr int64_t kTriangleBlockRows = 64;
+std::atomic<int64_t> g_triangle_min_len{2 * kTriangleBlockRows};
 int64_t triangle_block_rows(int64_t T, bool causal) {
-  return causal && T >= 2 * kTriangleBlockRows ? kTriangleBlockRows : T;
+  const bool triangle = causal && T > kTriangleBlockRows &&
+                        T >= g_triangle_min_len.load(std::memory_order_relaxed);
+  return triangle ? kTriangleBlockRows : T;
 }
 
 // A buffer of n floats owned by the calling thread, reused from call to call: one head's dP
@@ -90,6 +94,13 @@ float* head_scratch(int64_t n) {
 }
 
 }  // namespace
+
+int64_t causal_triangle_min_len() { return g_triangle_min_len.load(std::memory_order_relaxed); }
+
+void set_causal_triangle_min_len(int64_t T) {
+  if (T < 1) throw ValueError("set_causal_triangle_min_len: T must be >= 1, got " + std::to_string(T));
+  g_triangle_min_len.store(T, std::memory_order_relaxed);
+}
 
 Tensor scaled_masked_softmax(const Tensor& scores, const Tensor& key_valid, int64_t heads,
                              bool causal, float scale) {

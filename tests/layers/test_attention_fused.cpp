@@ -58,6 +58,26 @@ Tensor require_matches_composition(const Tensor& qkv, const Tensor& kpm, bool ca
   return fused.detach();
 }
 
+// attention_heads(x) and d sum(y * w) / dx at `threads` threads (the setting restored after).
+struct HeadsRun {
+  Tensor out, grad;
+};
+HeadsRun attention_at_threads(const Tensor& x, const Tensor& w, int64_t heads, bool causal,
+                              int threads) {
+  const int saved = num_threads();
+  set_num_threads(threads);
+  Tensor a = x.detach().clone();
+  a.requires_grad_(true);
+  Tensor y = attention_heads(a, heads, Tensor(), causal);
+  sum(mul(y, w)).backward();
+  set_num_threads(saved);
+  return {y.detach(), a.grad()};
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.numel() == b.numel() && std::memcmp(a.data(), b.data(), a.numel() * sizeof(float)) == 0;
+}
+
 }  // namespace
 
 TEST_CASE("scaled_masked_softmax matches hand values", "[layers][attention][fused]") {
@@ -159,6 +179,21 @@ TEST_CASE("causal attention_heads at T >= 128 (the triangle in blocks) agrees wi
     }
 }
 
+TEST_CASE("causal attention_heads: the triangle's blocks against the whole products, and its switch",
+          "[layers][attention][fused][triangle]") {
+  REQUIRE(causal_triangle_min_len() == 128);
+  const Tensor x = rand_tensor({2, 200, 3 * 16}, 130, false);
+  const Tensor w = rand_tensor({2, 200, 16}, 131, false);
+  set_causal_triangle_min_len(std::numeric_limits<int64_t>::max());  // whole T×T products
+  const HeadsRun whole = attention_at_threads(x, w, 2, true, 1);
+  set_causal_triangle_min_len(128);
+  const HeadsRun blocks = attention_at_threads(x, w, 2, true, 1);
+  REQUIRE(nl::test::max_abs_diff(whole.out, blocks.out) < 1e-6);
+  REQUIRE(nl::test::max_abs_diff(whole.grad, blocks.grad) < 1e-6);
+  REQUIRE_FALSE(same_bits(whole.grad, blocks.grad));  // the switch did change the computation
+  REQUIRE_THROWS_MENTIONING(set_causal_triangle_min_len(0), "set_causal_triangle_min_len", "0");
+}
+
 TEST_CASE("causal attention_heads at T >= 128: gradients by finite differences",
           "[layers][attention][fused][triangle][gradcheck]") {
   std::vector<float> valid(130, 1.0f);
@@ -180,29 +215,6 @@ TEST_CASE("fused attention ops name the op and the bad shape", "[layers][attenti
                             "key_padding_mask", "(2, 3)");
 }
 
-namespace {
-
-// attention_heads(x) and d sum(y * w) / dx at `threads` threads (the setting restored after).
-struct HeadsRun {
-  Tensor out, grad;
-};
-HeadsRun attention_at_threads(const Tensor& x, const Tensor& w, int64_t heads, bool causal,
-                              int threads) {
-  const int saved = num_threads();
-  set_num_threads(threads);
-  Tensor a = x.detach().clone();
-  a.requires_grad_(true);
-  Tensor y = attention_heads(a, heads, Tensor(), causal);
-  sum(mul(y, w)).backward();
-  set_num_threads(saved);
-  return {y.detach(), a.grad()};
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.numel() == b.numel() && std::memcmp(a.data(), b.data(), a.numel() * sizeof(float)) == 0;
-}
-
-}  // namespace
 
 TEST_CASE("attention_heads with many small heads: the same bits at 1 and 2 threads", "[layers][attention][fused][threads]") {
   // 32 heads of T = 64, dh = 32: small enough GEMMs for the heads to run side by side on the
