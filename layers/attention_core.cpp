@@ -37,10 +37,10 @@ const float* key_valid_data(const Tensor& key_valid, int64_t B, int64_t S, const
 // result does not depend on the thread count), when the products are small enough for OpenBLAS
 // to run them on the calling thread anyway, or when there are at least as many heads as threads
 // and OpenBLAS's own threads would not take them (the default). Otherwise (a few large heads, or
-// NORMLAB_GEMM_THREAD_MIN giving them to OpenBLAS) the heads run one after the other, each product
-// split over the pool or threaded as sgemm decides. Before T = 128 could use the triangle's
-// blocks (128×128×32 heads, under sgemm's 1 M split threshold), such heads ran one after the
-// other on one core at 2 threads.
+// NORMLAB_GEMM_THREAD_MIN giving them to OpenBLAS) the heads run one after the other, each
+// product split over the pool or threaded as sgemm decides. (Until the thirteenth round only the
+// first case ran side by side: 128×128×32 heads, under sgemm's 1 M split line, ran one after the
+// other on one core at 2 threads; docs/performance.md.)
 void for_each_head(int64_t N, int64_t M, int64_t Nc, int64_t K,
                    const std::function<void(int64_t)>& per_head) {
   const int64_t gemm_mnk = M * Nc * K;
@@ -66,14 +66,15 @@ kernels::SoftmaxMask head_mask(const kernels::SoftmaxMask& all, int64_t n, int64
 }
 
 // Causal attention multiplies only the triangle a query can see once T reaches
-// causal_triangle_min_len() (default: 2 blocks of 64 query rows): rows [r0, r1) against keys [0, r1), and in dK / dV key rows [c0, c1) from
-// queries [c0, T). That is (k + 1) / 2k of the whole products' FLOPs with k blocks (3/4 at
-// T = 128, 5/8 at 256, 9/16 at 512) for k times as many, smaller GEMM calls. Measured on one
-// layer's per-head products (scripts/attention-triangle.cpp, 1 thread, dh 32): 0.81x the time
-// at T = 128, 0.72x at 256, 0.63x at 512 (blocks of 32 or 128 rows: 0.77-0.80x, 0.75x, 0.67x).
-// At T = 64 (the lm workloads) smaller blocks made the products 0.84-0.91x as long but the
-// step under 1 % faster at 1 thread and 1-2 % slower at 2, so below 128 they stay whole (and
-// their bits unchanged).
+// causal_triangle_min_len() (default 128, two blocks): query rows [r0, r1) against keys
+// [0, r1), and in dK / dV key rows [c0, c1) from queries [c0, T). With k blocks of 64 rows that
+// is (k + 1) / 2k of the whole products' FLOPs (3/4 at T = 128, 5/8 at 256, 9/16 at 512) in k
+// times as many, smaller GEMM calls. The op forward + backward, alternated with whole products
+// in one process (scripts/attention-triangle-op.cpp, dh 16-64): 0.84-0.87x the time at T = 128,
+// 0.73-0.78x at 256, 0.66-0.69x at 512, 1 thread; 64-row blocks beat 32 and 128 at 256 and 512
+// (scripts/attention-triangle.cpp). At T = 64 (the lm workloads) 16-row blocks made the products
+// 0.84-0.91x as long but the step under 1 % faster at 1 thread and 1-2 % slower at 2; below 128
+// the products stay whole and make the calls they always made.
 // Returns the block height: T itself means whole products.
 constexpr int64_t kTriangleBlockRows = 64;
 std::atomic<int64_t> g_triangle_min_len{2 * kTriangleBlockRows};
@@ -98,7 +99,8 @@ float* head_scratch(int64_t n) {
 int64_t causal_triangle_min_len() { return g_triangle_min_len.load(std::memory_order_relaxed); }
 
 void set_causal_triangle_min_len(int64_t T) {
-  if (T < 1) throw ValueError("set_causal_triangle_min_len: T must be >= 1, got " + std::to_string(T));
+  if (T < 1)
+    throw ValueError("set_causal_triangle_min_len: T must be >= 1, got " + std::to_string(T));
   g_triangle_min_len.store(T, std::memory_order_relaxed);
 }
 

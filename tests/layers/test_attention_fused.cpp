@@ -143,7 +143,8 @@ TEST_CASE("attention_heads agrees with the per-head-copy composition, values and
     for (bool padded : {false, true}) {
       INFO("causal " << causal << ", padded " << padded);
       require_matches_composition(rand_tensor({2, 4, 3 * 6}, 70 + causal + 2 * padded),
-                                  padded ? kPad : Tensor(), causal, rand_tensor({2, 4, 6}, 80, false));
+                                  padded ? kPad : Tensor(), causal,
+                                  rand_tensor({2, 4, 6}, 80, false));
     }
 }
 
@@ -179,7 +180,7 @@ TEST_CASE("causal attention_heads at T >= 128 (the triangle in blocks) agrees wi
     }
 }
 
-TEST_CASE("causal attention_heads: the triangle's blocks against the whole products, and its switch",
+TEST_CASE("causal attention_heads: the triangle's blocks against whole products, and the switch",
           "[layers][attention][fused][triangle]") {
   REQUIRE(causal_triangle_min_len() == 128);
   const Tensor x = rand_tensor({2, 200, 3 * 16}, 130, false);
