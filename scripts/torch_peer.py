@@ -154,8 +154,10 @@ def workload(name):
     torch.manual_seed(0)
     if name.startswith("lm_"):
         d, ff, B = (16, 64, 1) if name == "lm_tiny" else (128, 512, 32)
-        m = LM(d, ff, "bn" if name == "lm_bn" else "ln")
-        return m, torch.randint(0, 64, (B, 64), generator=g), torch.randint(0, 64, (B * 64,), generator=g)
+        T = 256 if name == "lm_ln_t256" else 64  # normlab's own workload: lm_ln as 8 x 256 tokens
+        B = 8 if T == 256 else B
+        m = LM(d, ff, "bn" if name == "lm_bn" else "ln", seq=T)
+        return m, torch.randint(0, 64, (B, T), generator=g), torch.randint(0, 64, (B * T,), generator=g)
     if name.startswith("rnn"):
         B = 4 if name.endswith("_b4") else 32
         m = ElmanLoop(use_ln=name.startswith("rnn_ln"))
@@ -166,7 +168,7 @@ def workload(name):
 
 
 WORKLOADS = ["lm_ln", "lm_bn", "lm_tiny", "rnn_ln", "rnn", "rnn_ln_b4", "mlp", "mlp_ln", "mlp_bn",
-             "mlp_ln_b4", "mlp_bn_b4"]
+             "mlp_ln_b4", "mlp_bn_b4", "lm_ln_t256"]
 
 
 # ---- benchmark cases ---------------------------------------------------------------------------

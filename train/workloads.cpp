@@ -5,11 +5,11 @@
 namespace nl {
 namespace {
 
-DatasetInfo lm_info() {
+DatasetInfo lm_info(int64_t T = 64) {
   DatasetInfo i;
   i.task = TaskKind::language_model;
   i.vocab_size = 64;
-  i.max_length = 64;
+  i.max_length = T;
   return i;
 }
 DatasetInfo rnn_info() {
@@ -71,6 +71,11 @@ std::vector<ReferenceWorkload> reference_workloads() {
       {"mlp_bn", "mlp_bn", mlp("batchnorm"), mlp_info(), 64, 0, mlp_gflop(64)},
       {"mlp_ln_b4", "mlp_ln_b4", mlp("layernorm"), mlp_info(), 4, 0, mlp_gflop(4)},
       {"mlp_bn_b4", "mlp_bn_b4", mlp("batchnorm"), mlp_info(), 4, 0, mlp_gflop(4)},
+      // normlab's own, not in WORKLOADS.md: lm_ln's tokens (B·T = 2048) as 8 sequences of 256,
+      // where causal attention is a quarter of the FLOPs and multiplies only its triangle
+      // (layers/attention_core.cpp); scripts/torch_peer.py has the same model.
+      {"lm_ln_t256", "lm_ln_t256", lm("layernorm", 128, 512), lm_info(256), 8, 256,
+       lm_gflop(8, 256, 128, 512, 2, 64)},
   };
 }
 

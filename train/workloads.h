@@ -16,14 +16,14 @@ namespace nl {
 
 struct ReferenceWorkload {
   std::string name;        // as in WORKLOADS.md
-  std::string torch_name;  // as in the anchors' toy_models.py
+  std::string torch_name;  // as in the anchors' toy_models.py (lm_ln_t256: not there)
   json model;              // the "model" config section
   DatasetInfo info;
   int64_t B = 0, T = 0;    // batch, sequence length (T = 0: flat inputs)
   double gflop = 0;        // matmul GFLOP per training step (3 x forward but no input-data gradient; causal mask ignored)
 };
 
-// Every workload of WORKLOADS.md, in its order.
+// Every workload of WORKLOADS.md, in its order, then normlab's own lm_ln_t256 (lm_ln at T = 256).
 std::vector<ReferenceWorkload> reference_workloads();
 
 // Random inputs and targets of the workload's shapes (fixed length, no padding).

@@ -23,7 +23,9 @@ TEST_CASE("bench suite names cover norms, matmul, stream and every workload", "[
     }
   REQUIRE(matmuls >= 3);
   const auto workloads = nl::reference_workloads();
-  REQUIRE(workloads.size() == 11);
+  REQUIRE(workloads.size() == 12);  // WORKLOADS.md's 11, then lm_ln_t256
+  REQUIRE(workloads.back().name == "lm_ln_t256");
+  REQUIRE(workloads.back().B * workloads.back().T == 2048);
   for (const auto& w : workloads) REQUIRE(names.count("step/" + w.name) == 1);
 }
 
