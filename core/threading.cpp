@@ -275,14 +275,14 @@ void set_threaded_gemm_min_work(double work) {
   threaded_gemm_min_work_setting().store(work, std::memory_order_relaxed);
 }
 
-namespace {
 // Whether OpenBLAS's own threads take an M×N×K product (see above): never by default.
-bool openblas_threads_take(int64_t M, int64_t N, int64_t K) {
+bool gemm_on_openblas_threads(int64_t M, int64_t N, int64_t K) {
   const double k = static_cast<double>(K);
   const double work = static_cast<double>(M) * static_cast<double>(N) * k;
   return work * std::min(1.0, k / kThreadedGemmFullK) >= threaded_gemm_min_work();
 }
 
+namespace {
 // The pool takes products from this many multiply-adds (M·N·K) on, split or paired. A pool
 // worker is still spinning when its next job comes within kWorkerSpin, and in an RNN's time
 // loop it always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256
@@ -294,17 +294,13 @@ constexpr double kPoolGemmMinWork = 1024.0 * 1024;
 
 bool pool_takes(int64_t M, int64_t N, int64_t K) {
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  return work >= kPoolGemmMinWork && !openblas_threads_take(M, N, K);
+  return work >= kPoolGemmMinWork && !gemm_on_openblas_threads(M, N, K);
 }
 }  // namespace
 
-bool gemm_on_openblas_threads(int64_t M, int64_t N, int64_t K) {
-  return openblas_threads_take(M, N, K);
-}
-
 void choose_blas_threads(int64_t M, int64_t N, int64_t K) {
   if (t_in_job) return;
-  const int want = openblas_threads_take(M, N, K) ? num_threads() : 1;
+  const int want = gemm_on_openblas_threads(M, N, K) ? num_threads() : 1;
   if (want > 1) blas_wants_cores.store(true, std::memory_order_relaxed);
   if (want != blas_threads_now.load(std::memory_order_relaxed)) {
     openblas_set_num_threads(want);
