@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/ops.h"
 
@@ -32,7 +33,12 @@ Tensor Dropout::forward(const Tensor& x) {
   if (k < 0 || k >= kExactLimit)
     throw ValueError("Dropout: call counter " + std::to_string(k) +
                      " is outside [0, 2^24); masks would repeat");
-  Rng rng(mix_seed(seed_, static_cast<uint64_t>(k)));
+  // Each rank of a data-parallel job draws its own masks (its shard holds other rows): rank
+  // r > 0 mixes r into the call's seed. Rank 0 keeps the single-process stream, so a world of
+  // one, and rank 0 of any world, draws exactly what it drew before ranks existed.
+  uint64_t call_seed = mix_seed(seed_, static_cast<uint64_t>(k));
+  if (dist::rank() > 0) call_seed = mix_seed(call_seed, static_cast<uint64_t>(dist::rank()));
+  Rng rng(call_seed);
   calls_.data()[0] = static_cast<float>(k + 1);
   return dropout(x, options_.p, true, rng);
 }

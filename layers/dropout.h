@@ -2,7 +2,9 @@
 // p and scales the rest by 1/(1-p); identity in eval. Deterministic and resumable: the layer
 // keeps a fixed seed (drawn from the init Rng at construction) and a call counter in the
 // buffer "calls"; call k draws its mask from Rng(mix_seed(seed, k)). Restoring the buffers
-// from a checkpoint therefore resumes the exact mask sequence.
+// from a checkpoint therefore resumes the exact mask sequence. In a data-parallel job rank
+// r > 0 draws from Rng(mix_seed(mix_seed(seed, k), r)): every rank its own masks, rank 0 the
+// single-process ones (docs/distributed.md).
 #pragma once
 #include <cstdint>
 

@@ -1,8 +1,13 @@
 // Dropout layer: train vs eval, keep rate and scaling, gradients through the mask, and a
-// bit-identical mask sequence after restoring the "calls" buffer from a checkpoint.
+// bit-identical mask sequence after restoring the "calls" buffer from a checkpoint; in a
+// data-parallel job every rank its own masks (hidden "[.mpi_worker_dropout]" cases, run as 2
+// and 3 ranks by the visible test at the bottom).
+#include "core/distributed.h"
+#include "core/ops.h"
 #include "helpers.h"
 #include "layers/dropout.h"
 #include "layers/registry.h"
+#include "mpi_run.h"
 
 using namespace nl;
 using nl::test::rand_tensor;
@@ -64,4 +69,41 @@ TEST_CASE("Dropout masks differ per call and resume bit-identically from the cal
   // Another seed gives another stream.
   Dropout c({0.5f}, std::dynamic_pointer_cast<Dropout>(a)->seed() + 1);
   REQUIRE(c.forward(x).to_vector() != m0);
+}
+
+// ---- ranks ---------------------------------------------------------------------------------
+
+TEST_CASE("dropout worker: every rank draws its own masks, rank 0 the single-process ones",
+          "[.mpi_worker_dropout]") {
+  REQUIRE(dist::size() > 1);
+  const int64_t n = 256;
+  Dropout d({0.5f}, 42);  // the same seed on every rank, as after the start-of-run broadcast
+  const Tensor x = Tensor::ones({n});
+  for (uint64_t call = 0; call < 2; ++call) {
+    const std::vector<float> mask = d.forward(x).to_vector();
+    std::vector<double> mine(mask.begin(), mask.end()), all(static_cast<size_t>(n * dist::size()));
+    dist::allgather(mine.data(), n, all.data());
+    for (int a = 0; a < dist::size(); ++a)
+      for (int b = a + 1; b < dist::size(); ++b)
+        CHECK_FALSE(std::equal(all.begin() + a * n, all.begin() + (a + 1) * n, all.begin() + b * n));
+    // Rank 0 draws what a single process with the same seed draws at this call.
+    Rng single(mix_seed(42, call));
+    const std::vector<float> expected = dropout(x, 0.5f, true, single).to_vector();
+    CHECK(std::equal(expected.begin(), expected.end(), all.begin(),
+                     [](float e, double g) { return static_cast<double>(e) == g; }));
+  }
+  CHECK(d.calls() == 2);
+}
+
+TEST_CASE("Dropout: 2 and 3 ranks draw different masks", "[layers][mpi]") {
+  if (!test::mpi_available()) {
+    WARN("built without MPI (or no mpirun): multi-rank test skipped");
+    return;
+  }
+  for (int np : {2, 3}) {
+    const test::MpiResult r = test::run_worker_tests(np, "[.mpi_worker_dropout]", 60);
+    INFO("np " << np << "\n" << r.out << r.err);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_code == 0);
+  }
 }
