@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -87,9 +86,8 @@ json causal_probe(Model& model, const Batch& x, const Batch& y, int64_t vocab_si
     ++changed;
   }
 
-  std::map<std::string, Tensor> saved;
-  for (const auto& [name, t] : model.named_buffers()) saved[name] = t.clone();
-  auto restore = [&] { model.load_state_dict(saved, /*strict=*/false); };
+  const BufferSnapshot saved(model);
+  auto restore = [&] { saved.restore(model); };
 
   json r = json::object();
   const Tensor own = run(model, x, true);

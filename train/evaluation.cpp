@@ -1,7 +1,7 @@
 // Evaluation of one split (see train/evaluation.h).
 #include "train/evaluation.h"
 
-#include <map>
+#include <optional>
 
 #include "core/autograd.h"
 #include "data/loader.h"
@@ -12,6 +12,12 @@ void dropout_off(Module& m) {
   if (m.type_name() == "Dropout") m.train(false);
   for (const auto& [name, child] : m.children()) dropout_off(*child);
 }
+
+BufferSnapshot::BufferSnapshot(const Module& m) {
+  for (const auto& [name, t] : m.named_buffers()) saved_[name] = t.clone();
+}
+
+void BufferSnapshot::restore(Module& m) const { m.load_state_dict(saved_, /*strict=*/false); }
 
 EvalResult evaluate_split(Model& model, TaskKind task, const Dataset& data, const DatasetInfo& info,
                           const LoaderOptions& loader, const EvalOptions& opt) {
@@ -31,9 +37,8 @@ EvalResult evaluate_split(Model& model, TaskKind task, const Dataset& data, cons
   if (opt.by_length) res.buckets = LengthBuckets(data, info, opt.length_edges);
   const bool per_example = !res.buckets.empty();
 
-  std::map<std::string, Tensor> saved;
-  if (opt.batch_stats)
-    for (const auto& [name, t] : model.named_buffers()) saved[name] = t.clone();
+  std::optional<BufferSnapshot> saved;
+  if (opt.batch_stats) saved.emplace(model);
   model.train(opt.batch_stats);
   if (opt.batch_stats) dropout_off(model);
   for (int64_t i = 0; i < n; ++i) {
@@ -42,7 +47,7 @@ EvalResult evaluate_split(Model& model, TaskKind task, const Dataset& data, cons
     res.total.add(tl.loss.item(), tl);
     if (per_example) res.buckets.add(b, tl);
   }
-  if (opt.batch_stats) model.load_state_dict(saved, /*strict=*/false);
+  if (saved) saved->restore(model);
   model.train(true);
   return res;
 }

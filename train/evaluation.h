@@ -4,6 +4,8 @@
 // length bucket (train/length_buckets.h).
 #pragma once
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"
@@ -38,5 +40,16 @@ EvalResult evaluate_split(Model& model, TaskKind task, const Dataset& data, cons
 // Puts every Dropout module of the tree in eval mode (the rest keeps its mode): batch-statistics
 // evaluation and the causal probe want BN's train mode without dropout's noise.
 void dropout_off(Module& m);
+
+// A copy of a module's buffers (running statistics, counters): a train-mode pass that must leave
+// no trace takes one before and restores it after (bit for bit; parameters are not touched).
+class BufferSnapshot {
+ public:
+  explicit BufferSnapshot(const Module& m);
+  void restore(Module& m) const;
+
+ private:
+  std::map<std::string, Tensor> saved_;
+};
 
 }  // namespace nl
