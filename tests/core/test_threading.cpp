@@ -210,6 +210,12 @@ TEST_CASE("sgemm splits products from 1 M multiply-adds over the pool at 2+ thre
   REQUIRE(split_gemm_parts(512, 512, 512) == 2);  // large ones too
   REQUIRE(split_gemm_parts(16, 2048, 64) == 2);   // split along the longer side
   REQUIRE(split_gemm_parts(48, 48, 1024) == 1);   // parts would be under 32 rows/columns
+  set_num_threads(4);                              // more threads than this machine's cores
+  REQUIRE(split_gemm_parts(32, 256, 256) == 4);    // one part per thread
+  REQUIRE(split_gemm_parts(100, 64, 512) == 1);    // 4 parts would be under 32 rows
+  set_num_threads(3);
+  REQUIRE(split_gemm_parts(100, 64, 512) == 3);
+  set_num_threads(2);
   set_threaded_gemm_min_work(16.0 * 1024 * 1024);
   REQUIRE(split_gemm_parts(512, 512, 512) == 1);  // OpenBLAS's threads take it
   REQUIRE(split_gemm_parts(32, 256, 256) == 2);
@@ -222,9 +228,10 @@ TEST_CASE("sgemm agrees with the reference for every transpose, split or not",
           "[threads]") {
   ThreadsGuard guard;
   Rng rng(11);
-  // (M, N, K): split by columns (M < N), by rows (M >= N) with a ragged last part, and unsplit.
+  // (M, N, K): split by columns (M < N), by rows (M >= N) with a ragged last part, and unsplit;
+  // at 3 and 4 threads into as many parts (a pool larger than this machine's 2 cores).
   const int64_t shapes[][3] = {{32, 256, 256}, {200, 72, 160}, {8, 40, 16}};
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 3, 4}) {
     set_num_threads(threads);
     for (const auto& s : shapes) {
       const int64_t M = s[0], N = s[1], K = s[2];
