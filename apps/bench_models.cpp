@@ -51,11 +51,10 @@ void check_only(const std::string& only) {
     const size_t end = std::min(only.find(',', begin), only.size());
     const std::string name = only.substr(begin, end - begin);
     if (std::find(names.begin(), names.end(), name) == names.end()) {
-      const std::string near = closest_match(name, names);
       std::string all;
       for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
       throw ConfigError("bench models: --only: unknown workload '" + name + "'" +
-                        (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                        did_you_mean(name, names) +
                         "; the workloads: " + all);
     }
     begin = end + 1;

@@ -144,8 +144,7 @@ std::string ConfigReader::get_string(const std::string& key, const std::string& 
     if (!j->is_string()) fail(key, "expected a string, got " + type_of(*j) + " " + j->dump());
     v = j->get<std::string>();
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      const std::string near = closest_match(v, allowed);
-      fail(key, "'" + v + "' is not " + range + (near.empty() ? "" : " — did you mean '" + near + "'?"));
+      fail(key, "'" + v + "' is not " + range + did_you_mean(v, allowed));
     }
   }
   effective_node()[key] = v;
@@ -250,6 +249,11 @@ std::string closest_match(const std::string& word, const std::vector<std::string
     }
   }
   return best.empty() ? best_prefix : best;
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string near = closest_match(word, candidates);
+  return near.empty() ? "" : " (did you mean '" + near + "'?)";
 }
 
 void apply_override(json& config, const std::string& assignment) {

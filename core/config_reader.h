@@ -88,6 +88,9 @@ class ConfigReader {
 size_t edit_distance(const std::string& a, const std::string& b);
 // The closest candidate to `word` (empty when none is reasonably close).
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+// " (did you mean 'x'?)" with x = closest_match(word, candidates), or "" when none is close:
+// the suffix of every "unknown name" error.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
 // Applies one `--set key=value` override (dotted key, JSON value; a bare word is taken as a
 // string) onto `config`, creating intermediate objects.

@@ -111,9 +111,7 @@ std::shared_ptr<DataSplits> make_words_dataset(ConfigReader& cfg, const DatasetA
       name.erase(name.find_last_not_of(' ') + 1);
       auto it = std::find(names.begin(), names.end(), name);
       if (it == names.end()) {
-        const std::string near = closest_match(name, names);
-        cfg.fail("languages", "unknown language '" + name + "'" +
-                                  (near.empty() ? "" : " — did you mean '" + near + "'?"));
+        cfg.fail("languages", "unknown language '" + name + "'" + did_you_mean(name, names));
       }
       const Language* l = &kLanguages[it - names.begin()];
       if (std::find(langs.begin(), langs.end(), l) != langs.end())

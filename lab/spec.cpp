@@ -49,9 +49,9 @@ class Parser {
   void check_keys(const json& obj, const std::vector<std::string>& allowed, const std::string& where) const {
     for (auto it = obj.begin(); it != obj.end(); ++it) {
       if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
-      const std::string near = closest_match(it.key(), allowed);
+      const std::string hint = did_you_mean(it.key(), allowed);
       fail("unknown key '" + it.key() + "'" + in_where(where) +
-           (near.empty() ? " (valid keys: " + join(allowed) + ")" : " (did you mean '" + near + "'?)"));
+           (hint.empty() ? " (valid keys: " + join(allowed) + ")" : hint));
     }
   }
 
@@ -131,8 +131,8 @@ std::vector<std::string> axis_keys(const std::vector<GridAxis>& grid) {
 }
 
 std::string suggest(const std::string& word, const std::vector<std::string>& candidates) {
-  const std::string near = closest_match(word, candidates);
-  return near.empty() ? " (there are: " + join(candidates) + ")" : " (did you mean '" + near + "'?)";
+  const std::string hint = did_you_mean(word, candidates);
+  return hint.empty() ? " (there are: " + join(candidates) + ")" : hint;
 }
 
 // Values of one axis: non-empty array, no duplicates; "variant" names defined variants, "seed"

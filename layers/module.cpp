@@ -161,9 +161,8 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
       if (!used.count(n)) {
         std::vector<std::string> keys;
         for (const auto& [k, _t] : state_dict()) keys.push_back(k);
-        const std::string near = closest_match(n, keys);
         throw ValueError("load_state_dict: unexpected key '" + n + "' in the state" +
-                         (near.empty() ? "" : " (did you mean '" + near + "'?)"));
+                         did_you_mean(n, keys));
       }
   for (auto& [dst, src] : copies) {
     if (dst.same(src)) continue;
