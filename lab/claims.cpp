@@ -2,9 +2,12 @@
 // lab/results.h). Each side of a claim is one cell: the cell its selector pins or, when the
 // claim tunes some axes ("each norm at its best learning rate"), the matching cell with the
 // best mean of the tuning metric. The verdict is then computed on the claim's metric by
-// lab/stats.h's judge().
+// lab/stats.h's judge(): on the two cells' values as independent samples (Welch), or paired
+// seed by seed when the claim's test is "paired". The paired reading is computed for every
+// claim, so a report can show both.
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "lab/results.h"
 
@@ -65,6 +68,20 @@ Choice choose(const ExperimentResults& er, const Selector& sel, const Claim& c) 
   return ch;
 }
 
+// The values of the seeds both cells ran, in seed order: better[i] and worse[i] share a seed.
+struct SeedPairs {
+  std::vector<double> better, worse;
+};
+SeedPairs seed_pairs(const std::map<int64_t, double>& better, const std::map<int64_t, double>& worse) {
+  SeedPairs p;
+  for (const auto& [seed, v] : better)
+    if (auto it = worse.find(seed); it != worse.end()) {
+      p.better.push_back(v);
+      p.worse.push_back(it->second);
+    }
+  return p;
+}
+
 }  // namespace
 
 std::vector<ClaimOutcome> ExperimentResults::judge_claims() const {
@@ -76,18 +93,25 @@ std::vector<ClaimOutcome> ExperimentResults::judge_claims() const {
     const MetricSpec& m = spec.metric(c.metric.empty() ? spec.primary_metric : c.metric);
     const Choice b = choose(*this, c.better, c), w = choose(*this, c.worse, c);
     std::vector<double> bv, wv;
+    std::map<int64_t, double> bs, ws;
     if (b.cell) {
       o.better_cell = b.cell->cell_id;
       bv = values(*b.cell, m);
+      bs = values_by_seed(*b.cell, m);
     }
     if (w.cell) {
       o.worse_cell = w.cell->cell_id;
       wv = values(*w.cell, m);
+      ws = values_by_seed(*w.cell, m);
     }
     const double threshold = c.kind == Claim::Kind::not_worse ? -c.margin : 0.0;
-    o.verdict = judge(bv, wv, m.higher_is_better, threshold);
-    if (!b.cell || !w.cell)
+    const SeedPairs pairs = seed_pairs(bs, ws);
+    o.paired = judge(pairs.better, pairs.worse, m.higher_is_better, threshold, 0.95, Pairing::by_seed);
+    o.verdict = c.test == Claim::Test::paired ? o.paired : judge(bv, wv, m.higher_is_better, threshold);
+    if (!b.cell || !w.cell) {
       o.verdict.note = std::string("no cell in the sweep matches the ") + (!b.cell ? "better" : "worse") + " side";
+      o.paired.note = o.verdict.note;
+    }
     o.better_stats = describe(bv);
     o.worse_stats = describe(wv);
     if (!b.note.empty()) o.tuning = "better side: " + b.note;

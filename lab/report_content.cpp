@@ -67,11 +67,12 @@ std::string cell_label_or_none(const ExperimentResults& er, const std::string& c
 
 DocTable summary_table(const ReportInputs& in) {
   DocTable t;
-  t.header = {"claim", "statement", "verdict", "difference [95% CI]", "n (better / worse)"};
+  t.header = {"claim", "statement", "verdict", "difference [95% CI]", "n (better / worse)", "paired by seed [95% CI]"};
   t.verdict_column = 2;
   for (size_t e = 0; e < in.claims.size(); ++e)
     for (const ClaimOutcome& c : in.claims[e])
-      t.rows.push_back({c.claim.id, c.claim.statement, fmt::verdict_text(c), fmt::difference_text(c), fmt::n_text(c)});
+      t.rows.push_back({c.claim.id, c.claim.statement, fmt::verdict_text(c), fmt::difference_text(c), fmt::n_text(c),
+                        fmt::paired_text(c)});
   return t;
 }
 
@@ -101,13 +102,13 @@ void claims_section(const ExperimentResults& er, const std::vector<ClaimOutcome>
   doc.heading(3, "Verdicts");
   DocTable t;
   t.header = {"claim", "better side", "worse side", "metric", "better: mean ± CI", "worse: mean ± CI",
-              "difference [95% CI]", "verdict"};
+              "difference [95% CI]", "verdict", "paired by seed [95% CI]"};
   t.verdict_column = 7;
   for (const ClaimOutcome& c : claims) {
     const MetricSpec& m = er.spec.metric(c.claim.metric.empty() ? er.spec.primary_metric : c.claim.metric);
     t.rows.push_back({c.claim.id, cell_label_or_none(er, c.better_cell), cell_label_or_none(er, c.worse_cell),
                       metric_header(m), fmt::mean_ci(c.better_stats), fmt::mean_ci(c.worse_stats),
-                      fmt::difference_text(c), fmt::verdict_text(c)});
+                      fmt::difference_text(c), fmt::verdict_text(c), fmt::paired_text(c)});
   }
   doc.table(std::move(t));
   std::vector<std::string> notes;
@@ -116,6 +117,8 @@ void claims_section(const ExperimentResults& er, const std::vector<ClaimOutcome>
     std::string n = "**" + c.claim.id + "**: " + to_string(c.verdict.verdict) + ". The difference is " +
                     (m.higher_is_better ? "better − worse" : "worse − better (lower is better)") +
                     ", so a positive value favours the claim";
+    if (c.claim.test == Claim::Test::paired)
+      n += "; the claim's test is paired: the differences seed by seed, over the seeds both sides ran";
     if (c.claim.kind == Claim::Kind::not_worse)
       n += "; the claim is \"not worse by more than " + fmt::num(c.claim.margin) + "\": it holds when the CI lies above " +
            fmt::num(-c.claim.margin);
@@ -232,7 +235,12 @@ Doc build_report(const ReportInputs& in) {
                 "the claimed side, **does not hold** when it lies on the other side, **inconclusive** when it "
                 "contains 0 (with the seeds per side that would be needed at the observed spread). Diverged runs "
                 "count with the metric's diverged value when the spec gives one, and are otherwise left out of "
-                "the statistics (they are always counted in the tables).");
+                "the statistics (they are always counted in the tables). A claim whose spec says `\"test\": "
+                "\"paired\"` is judged on the paired interval instead. **Paired by seed** is that interval for "
+                "every claim: the mean of the per-seed differences (runs with the same seed share data order and "
+                "initialisation) with its Student-t CI over the seeds both sides ran. It is narrower than Welch's "
+                "when the two cells move together from seed to seed; for a claim stated with Welch's test it is a "
+                "second reading, not its verdict.");
 
   for (size_t e = 0; e < in.experiments.size(); ++e) {
     const ExperimentResults& er = in.experiments[e];

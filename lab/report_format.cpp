@@ -71,22 +71,37 @@ const CellResult* find_cell(const ExperimentResults& er, const std::string& cell
 std::string verdict_text(const ClaimOutcome& c) {
   std::string s = to_string(c.verdict.verdict);
   if (c.verdict.verdict == Verdict::inconclusive) {
-    if (c.verdict.seeds_needed > 0) s += " (≈ " + std::to_string(c.verdict.seeds_needed) + " seeds per side needed)";
+    if (c.verdict.seeds_needed > 0)
+      s += " (≈ " + std::to_string(c.verdict.seeds_needed) + (c.verdict.d.paired ? " paired seeds" : " seeds per side") +
+           " needed)";
     else if (!c.verdict.note.empty()) s += " (" + c.verdict.note + ")";
   }
   return s;
 }
 
-std::string difference_text(const ClaimOutcome& c) {
-  const Difference& d = c.verdict.d;
+namespace {
+
+std::string interval_text(const Difference& d) {
   if (!std::isfinite(d.diff)) return "n/a";
   std::string s = (d.diff > 0 ? "+" : "") + num(d.diff);
   if (std::isfinite(d.ci_low)) s += " [" + num(d.ci_low) + ", " + num(d.ci_high) + "]";
   return s;
 }
 
+}  // namespace
+
+std::string difference_text(const ClaimOutcome& c) { return interval_text(c.verdict.d); }
+
 std::string n_text(const ClaimOutcome& c) {
+  if (c.verdict.d.paired) return std::to_string(c.verdict.d.n_a) + " pairs";
   return std::to_string(c.verdict.d.n_a) + " / " + std::to_string(c.verdict.d.n_b);
+}
+
+std::string paired_text(const ClaimOutcome& c) {
+  const Difference& d = c.paired.d;
+  const std::string seeds = std::to_string(d.n_a) + (d.n_a == 1 ? " seed" : " seeds");
+  if (d.n_a < 2) return "n/a (" + seeds + ")";
+  return interval_text(d) + ", " + seeds;
 }
 
 size_t display_width(const std::string& s) {

@@ -46,13 +46,15 @@ void print_summary(std::ostream& out, const ReportInputs& in, const std::string&
                    const std::string& html_path, int figures_written, size_t figures_skipped) {
   constexpr size_t kWidth = 100;
   DocTable claims;
-  claims.header = {"claim", "verdict", "difference [95% CI]", "n", "statement"};
+  claims.header = {"claim", "verdict", "difference [95% CI]", "n", "paired by seed", "statement"};
   for (const auto& per_exp : in.claims)
     for (const ClaimOutcome& c : per_exp)
       claims.rows.push_back({c.claim.id,
                              to_string(c.verdict.verdict) +
-                                 (c.verdict.seeds_needed > 0 ? " (~" + std::to_string(c.verdict.seeds_needed) + " seeds/side)" : ""),
-                             fmt::difference_text(c), fmt::n_text(c), c.claim.statement});
+                                 (c.verdict.seeds_needed > 0 ? " (~" + std::to_string(c.verdict.seeds_needed) +
+                                                                   (c.verdict.d.paired ? " seeds)" : " seeds/side)")
+                                                             : ""),
+                             fmt::difference_text(c), fmt::n_text(c), fmt::paired_text(c), c.claim.statement});
   out << "Claims and verdicts (95 % CI of the difference; + favours the claim)\n";
   if (claims.rows.empty()) out << "  (no claims in this sweep)\n";
   else print_text_table(out, claims, kWidth);

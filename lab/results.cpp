@@ -99,6 +99,14 @@ RunResultRecord load_run(const std::string& sweep_dir, const json& r) {
   return rec;
 }
 
+// A run's value of the metric: its final value when completed, the metric's diverged_value when
+// it diverged and the metric has one; none otherwise.
+std::optional<double> run_value(const RunResultRecord& r, const MetricSpec& m) {
+  if (r.status == "completed") return metric_at(r.final_metrics, m.path);
+  if (r.status == "diverged") return m.diverged_value;
+  return std::nullopt;
+}
+
 }  // namespace
 
 ExperimentResults& ExperimentResults::operator=(const ExperimentResults& o) {
@@ -140,13 +148,15 @@ std::optional<double> metric_at(const json& final_metrics, const std::string& pa
 
 std::vector<double> ExperimentResults::values(const CellResult& cell, const MetricSpec& m) const {
   std::vector<double> out;
-  for (const RunResultRecord* r : cell.runs) {
-    if (r->status == "completed") {
-      if (auto v = metric_at(r->final_metrics, m.path)) out.push_back(*v);
-    } else if (r->status == "diverged" && m.diverged_value) {
-      out.push_back(*m.diverged_value);
-    }
-  }
+  for (const RunResultRecord* r : cell.runs)
+    if (auto v = run_value(*r, m)) out.push_back(*v);
+  return out;
+}
+
+std::map<int64_t, double> ExperimentResults::values_by_seed(const CellResult& cell, const MetricSpec& m) const {
+  std::map<int64_t, double> out;
+  for (const RunResultRecord* r : cell.runs)
+    if (auto v = run_value(*r, m)) out[r->seed] = *v;
   return out;
 }
 

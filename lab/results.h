@@ -3,6 +3,7 @@
 // statistics (lab/stats.h). The report is written from this; tests build it from synthetic
 // sweep folders.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,9 @@ struct ClaimOutcome {
   std::string experiment;
   Claim claim;
   std::string better_cell, worse_cell;  // the cells compared (after tuning)
-  ClaimVerdict verdict;
+  ClaimVerdict verdict;                 // by the claim's test (Welch unless it says "paired")
+  ClaimVerdict paired;                  // by seed, over the seeds both cells ran: the verdict
+                                        // itself for a paired claim, else a second reading
   CellStats better_stats, worse_stats;
   std::string tuning;  // how each side's cell was chosen when the claim tunes ("" otherwise)
 };
@@ -55,6 +58,8 @@ struct ExperimentResults {
   // The metric over a cell's runs: completed runs' values, plus diverged_value for each
   // diverged run when the metric has one.
   std::vector<double> values(const CellResult& cell, const MetricSpec& m) const;
+  // The same values keyed by the run's seed.
+  std::map<int64_t, double> values_by_seed(const CellResult& cell, const MetricSpec& m) const;
   std::vector<ClaimOutcome> judge_claims() const;
 };
 

@@ -25,8 +25,8 @@ const std::vector<std::string> kTopKeys = {"name",   "title",   "question",     
                                            "profiles"};
 const std::vector<std::string> kVariantKeys = {"set", "label"};
 const std::vector<std::string> kMetricKeys = {"path", "label", "higher_is_better", "diverged_value"};
-const std::vector<std::string> kClaimKeys = {"id",   "statement", "source", "better", "worse",
-                                             "metric", "kind",    "margin", "tune"};
+const std::vector<std::string> kClaimKeys = {"id",     "statement", "source", "better", "worse",
+                                             "metric", "kind",      "margin", "tune",   "test"};
 const std::vector<std::string> kTuneKeys = {"axes", "by"};
 const std::vector<std::string> kProfileKeys = {"set", "grid"};
 
@@ -273,6 +273,10 @@ Claim parse_claim(const Parser& p, const json& j, const std::string& where, cons
     if (c.kind == Claim::Kind::beats && c.margin != 0)
       p.fail("'" + where + ".margin' only applies to kind \"not_worse\"");
   }
+  const std::string test = p.string_at(j, "test", where, false, "welch");
+  if (test == "welch") c.test = Claim::Test::welch;
+  else if (test == "paired") c.test = Claim::Test::paired;
+  else p.fail("'" + where + ".test' is '" + test + "': expected welch or paired");
   if (j.contains("tune")) {
     const std::string tw = where + ".tune";
     const json& t = j.at("tune");
@@ -492,6 +496,7 @@ json spec_to_json(const ExperimentSpec& s) {
     cj["metric"] = c.metric;
     cj["kind"] = c.kind == Claim::Kind::beats ? "beats" : "not_worse";
     cj["margin"] = c.margin;
+    cj["test"] = c.test == Claim::Test::paired ? "paired" : "welch";
     if (!c.tune_axes.empty()) cj["tune"] = {{"axes", c.tune_axes}, {"by", c.tune_by}};
     cs.push_back(cj);
   }

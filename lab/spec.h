@@ -55,7 +55,9 @@
 //                   each side is one cell), metric: string (default primary_metric), kind:
 //                   "beats" (default) | "not_worse", margin: number >= 0 (not_worse only;
 //                   default 0), tune: {axes: non-empty array of grid axes (not seed, not in
-//                   either selector), by: metric name (required)}}
+//                   either selector), by: metric name (required)}, test: "welch" (default:
+//                   the two cells' seeds as independent samples) | "paired" (the differences
+//                   seed by seed, over the seeds both cells ran; lab/stats.h)}
 //   profiles        object, optional: NAME (not "full") -> {set: object (dotted; merged into
 //                   "set"), grid: object (axis -> values; replaces those axes' values; each axis
 //                   must be in the grid)}. Every profile is applied at parse time, so one that
@@ -112,6 +114,9 @@ struct Claim {
   double margin = 0.0;
   std::vector<std::string> tune_axes;  // each side at its best value of these axes ...
   std::string tune_by;                 // ... judged by this metric's mean (e.g. a val metric)
+  // How the verdict compares the sides: Welch's interval on independent samples, or the paired
+  // interval over the seeds both sides ran (chosen in the spec, before any run).
+  enum class Test { welch, paired } test = Test::welch;
 };
 
 struct Profile {

@@ -3,7 +3,8 @@
 // References: Student (1908) for the t interval; Welch (1947) and Satterthwaite (1946) for the
 // unequal-variance interval and its degrees of freedom:
 //   se = sqrt(s_a^2/n_a + s_b^2/n_b),
-//   df = se^4 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1)).
+//   df = se^4 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1));
+// the paired interval is Student's on the differences d_i = a_i - b_i: se = s_d/sqrt(n), df = n - 1.
 #include "lab/stats.h"
 
 #include <boost/math/distributions/normal.hpp>
@@ -97,6 +98,30 @@ Difference welch_difference(const std::vector<double>& a, const std::vector<doub
   return d;
 }
 
+Difference paired_difference(const std::vector<double>& a, const std::vector<double>& b, double level) {
+  check_level(level);
+  if (a.size() != b.size())
+    throw ValueError("paired_difference: " + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
+                     " values: pairs need one value on each side");
+  std::vector<double> d(a.size());
+  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+  const Moments md = moments(d);
+  Difference out;
+  out.paired = true;
+  out.n_a = out.n_b = md.n;
+  out.diff = md.mean;  // NaN when there is no pair
+  if (md.n < 2) {
+    out.se = out.df = out.ci_low = out.ci_high = kNaN;
+    return out;
+  }
+  out.se = std::sqrt(md.var / md.n);
+  out.df = md.n - 1;
+  const double half = student_t_quantile((1 + level) / 2, out.df) * out.se;
+  out.ci_low = out.diff - half;
+  out.ci_high = out.diff + half;
+  return out;
+}
+
 std::string to_string(Verdict v) {
   switch (v) {
     case Verdict::holds: return "holds";
@@ -107,11 +132,12 @@ std::string to_string(Verdict v) {
 }
 
 ClaimVerdict judge(const std::vector<double>& better, const std::vector<double>& worse, bool higher_is_better,
-                   double threshold, double level) {
+                   double threshold, double level, Pairing pairing) {
   ClaimVerdict out;
   out.threshold = threshold;
+  const bool paired = pairing == Pairing::by_seed;
   // Orient so that a positive difference favours the claimed-better side. n_a stays "better".
-  out.d = welch_difference(better, worse, level);
+  out.d = paired ? paired_difference(better, worse, level) : welch_difference(better, worse, level);
   if (!higher_is_better) {
     out.d.diff = -out.d.diff;
     const double lo = out.d.ci_low;
@@ -120,14 +146,17 @@ ClaimVerdict judge(const std::vector<double>& better, const std::vector<double>&
   }
   const Difference& d = out.d;
   if (d.n_a < 2 || d.n_b < 2) {
-    out.note = "needs at least 2 seeds per side (has " + std::to_string(d.n_a) + " and " + std::to_string(d.n_b) + ")";
+    out.note = paired ? "needs at least 2 seeds that both sides ran (has " + std::to_string(d.n_a) + ")"
+                      : "needs at least 2 seeds per side (has " + std::to_string(d.n_a) + " and " +
+                            std::to_string(d.n_b) + ")";
     return out;
   }
   const double gap = d.diff - threshold;
   if (d.se == 0) {
-    // No spread on either side: the interval is the point itself, so its side of the
-    // threshold decides (e.g. both norms diverging to the same fixed value).
-    out.note = "no spread on either side: the interval is the difference itself";
+    // No spread on either side (paired: in the differences): the interval is the point itself,
+    // so its side of the threshold decides (e.g. both norms diverging to the same fixed value).
+    out.note = paired ? "the same difference under every seed: the interval is the difference itself"
+                      : "no spread on either side: the interval is the difference itself";
     out.verdict = gap > 0 ? Verdict::holds : gap < 0 ? Verdict::does_not_hold : Verdict::inconclusive;
     if (gap == 0) out.note += ", which equals the threshold";
     return out;
@@ -147,20 +176,22 @@ ClaimVerdict judge(const std::vector<double>& better, const std::vector<double>&
                           "the claim hold";
     return out;
   }
-  // Seeds per side for the interval to clear the threshold if the means and spreads stayed as
-  // observed: t_{(1+level)/2, df(n)} * sqrt((s_a^2 + s_b^2)/n) < gap.
+  // Seeds (per side, or pairs) for the interval to clear the threshold if the means and spreads
+  // stayed as observed: t_{(1+level)/2, df(n)} * sqrt(v/n) < gap, with v = s_a^2 + s_b^2 and
+  // Welch's df(n), or v = s_d^2 and n - 1 for pairs.
   const Moments ma = moments(better), mb = moments(worse);
-  const double vsum = ma.var + mb.var;
+  const double v = paired ? d.se * d.se * d.n_a : ma.var + mb.var;
   const double q = (1 + level) / 2;
+  const std::string unit = paired ? " seeds (pairs)" : " seeds per side";
   for (int n = 2; n <= kMaxSeeds; ++n) {
-    const double df = welch_df(ma.var, n, mb.var, n);
-    if (student_t_quantile(q, df) * std::sqrt(vsum / n) < gap) {
+    const double df = paired ? n - 1.0 : welch_df(ma.var, n, mb.var, n);
+    if (student_t_quantile(q, df) * std::sqrt(v / n) < gap) {
       out.seeds_needed = n;
-      out.note = "about " + std::to_string(n) + " seeds per side would be needed at the observed spread";
+      out.note = "about " + std::to_string(n) + unit + " would be needed at the observed spread";
       return out;
     }
   }
-  out.note = "more than " + std::to_string(kMaxSeeds) + " seeds per side would be needed at the observed spread";
+  out.note = "more than " + std::to_string(kMaxSeeds) + unit + " would be needed at the observed spread";
   return out;
 }
 

@@ -104,6 +104,9 @@ TEST_CASE("report without gnuplot writes both files with the verdicts and cell r
   CHECK(md.find("| S.holds | LN beats BN at batch 2 | holds | +0.2500 [") != std::string::npos);
   CHECK(md.find("| S.nothold | BN beats LN at batch 2 on test loss | does not hold | -0.2500 [") != std::string::npos);
   CHECK(md.find("| S.inconc | LN beats no norm at batch 8 | inconclusive (≈ ") != std::string::npos);
+  // The paired reading beside each verdict (LN - none seed by seed: 0.01, -0.02, 0.02).
+  CHECK(md.find("| n (better / worse) | paired by seed [95% CI] |") != std::string::npos);
+  CHECK(md.find("| 3 / 3 | +0.0033 [-0.0484, 0.0550], 3 seeds |") != std::string::npos);
   // Cell rows: axes, n completed, diverged, failed, then mean ± CI half-width.
   CHECK(md.find("| variant | batch_size | lr | n | diverged | failed | test accuracy ↑ | val accuracy ↑ | test loss ↓ |") !=
         std::string::npos);

@@ -146,6 +146,56 @@ TEST_CASE("judge_claims tunes each side and gives the known verdicts", "[lab][re
   CHECK(inconc.verdict.d.ci_low < 0);
   CHECK(inconc.verdict.d.ci_high > 0);
   CHECK(inconc.verdict.seeds_needed > 3);
+  // Its paired reading: LN (0.84, 0.85, 0.86) - none (0.83, 0.87, 0.84) seed by seed.
+  CHECK(inconc.paired.d.paired);
+  CHECK(inconc.paired.d.n_a == 3);
+  CHECK(inconc.paired.d.diff == Approx(0.0033333).epsilon(1e-4));
+  CHECK(inconc.paired.d.ci_low == Approx(-0.0483781).epsilon(1e-4));
+  CHECK(inconc.paired.verdict == Verdict::inconclusive);
+  // S.holds: every seed moves both sides by the same offset, so the paired interval is the point.
+  CHECK(holds.paired.verdict == Verdict::holds);
+  CHECK(holds.paired.d.ci_low == Approx(0.25));
+}
+
+TEST_CASE("judge_claims pairs runs by seed, over the seeds both cells ran", "[lab][results]") {
+  test::SyntheticSweep sweep("results_paired");
+  json spec = test::SyntheticSweep::spec();
+  // BN beats LN at batch 8, lr 0.01 by 0.01 under every seed (0.85-0.87 vs 0.84-0.86): Welch
+  // cannot tell with 3 seeds, the pairs can. Beside it the same claim on cells where one run failed
+  // (none, batch 8, lr 0.1, seed 2) so that only 2 seeds pair.
+  spec["claims"] = json::array(
+      {{{"id", "W"}, {"statement", "BN beats LN at batch 8"},
+        {"better", {{"variant", "bn"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}},
+        {"worse", {{"variant", "ln"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}}},
+       {{"id", "P"}, {"statement", "BN beats LN at batch 8, paired"}, {"test", "paired"},
+        {"better", {{"variant", "bn"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}},
+        {"worse", {{"variant", "ln"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}}},
+       {{"id", "F"}, {"statement", "LN beats none at batch 8, lr 0.1"}, {"test", "paired"},
+        {"better", {{"variant", "ln"}, {"train.batch_size", 8}, {"optim.lr", 0.1}}},
+        {"worse", {{"variant", "none"}, {"train.batch_size", 8}, {"optim.lr", 0.1}}}}});
+  json index = json::parse(std::ifstream(sweep.dir / "sweep.json"));
+  index["experiments"][0]["spec"] = spec;
+  std::ofstream(sweep.dir / "sweep.json") << index.dump();
+  const std::vector<ClaimOutcome> cs = load_results(sweep.dir.string())[0].judge_claims();
+  REQUIRE(cs.size() == 3);
+  const ClaimOutcome& w = outcome(cs, "W");
+  CHECK(w.claim.test == Claim::Test::welch);
+  CHECK(w.verdict.verdict == Verdict::inconclusive);
+  CHECK_FALSE(w.verdict.d.paired);
+  CHECK(w.paired.verdict == Verdict::holds);
+  const ClaimOutcome& p = outcome(cs, "P");
+  CHECK(p.claim.test == Claim::Test::paired);
+  CHECK(p.verdict.verdict == Verdict::holds);
+  CHECK(p.verdict.d.paired);
+  CHECK(p.verdict.d.diff == Approx(0.01));
+  CHECK(p.verdict.d.n_a == 3);
+  const ClaimOutcome& f = outcome(cs, "F");
+  CHECK(f.verdict.d.paired);
+  CHECK(f.verdict.d.n_a == 2);  // seed 2 of the worse side failed
+  CHECK(f.better_stats.n == 3);
+  // LN 0.79, 0.80 vs none 0.69, 0.70 on seeds 0 and 1.
+  CHECK(f.verdict.d.diff == Approx(0.10));
+  CHECK(f.verdict.verdict == Verdict::holds);
 }
 
 TEST_CASE("judge_claims without tuning compares the pinned cells", "[lab][results]") {

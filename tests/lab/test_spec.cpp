@@ -109,6 +109,7 @@ TEST_CASE("spec parses names, variants, metrics and claims", "[lab][spec]") {
   CHECK(s.claims[0].source == "LN paper 6.6");
   CHECK(s.claims[1].kind == Claim::Kind::not_worse);
   CHECK(s.claims[1].margin == 0.02);
+  CHECK(s.claims[1].test == Claim::Test::welch);  // the default
   CHECK(s.raw == good_spec());
 }
 
@@ -248,7 +249,9 @@ TEST_CASE("a profile that drops a value a claim needs is rejected", "[lab][spec]
 }
 
 TEST_CASE("spec_to_json round-trips the spec as run", "[lab][spec]") {
-  const ExperimentSpec q = apply_profile(parse_experiment(good_spec(), "exp.json"), "quick");
+  json spec = good_spec();
+  spec["claims"][0]["test"] = "paired";
+  const ExperimentSpec q = apply_profile(parse_experiment(spec, "exp.json"), "quick");
   const json j = spec_to_json(q);
   CHECK_FALSE(j.contains("profiles"));
   const ExperimentSpec back = parse_experiment(j, "as_run.json");
@@ -260,6 +263,8 @@ TEST_CASE("spec_to_json round-trips the spec as run", "[lab][spec]") {
   }
   CHECK(back.claims.size() == q.claims.size());
   CHECK(back.claims[1].margin == q.claims[1].margin);
+  CHECK(back.claims[0].test == Claim::Test::paired);
+  CHECK(back.claims[1].test == Claim::Test::welch);
   CHECK(back.primary_metric == q.primary_metric);
 }
 
@@ -337,6 +342,8 @@ TEST_CASE("claims must name existing variants, axes, values and metrics", "[lab]
   expect_error([](json& j) { j["claims"][0]["metric"] = "test_accuracy"; }, {"claims.0.metric", "test_accuracy", "test_acc"});
   expect_error([](json& j) { j["primary_metric"] = "acc"; }, {"primary_metric", "'acc'"});
   expect_error([](json& j) { j["claims"][1]["kind"] = "matches"; }, {"claims.1.kind", "matches"});
+  expect_error([](json& j) { j["claims"][1]["test"] = "pairs"; }, {"claims.1.test", "'pairs'", "welch or paired"});
+  expect_error([](json& j) { j["claims"][1]["test"] = true; }, {"claims.1.test"});
   expect_error([](json& j) { j["claims"][1]["margin"] = -0.1; }, {"claims.1.margin", ">= 0"});
   expect_error([](json& j) { j["claims"][0]["margin"] = 0.1; }, {"claims.0.margin", "not_worse"});
   expect_error([](json& j) { j["claims"][1]["id"] = "E1.b2"; }, {"E1.b2", "twice"});

@@ -1,6 +1,7 @@
-// The lab's statistics: t quantiles against printed table values, a Student-t interval and a
-// Welch interval computed by hand, and the verdict logic on synthetic seeds (holds, does not
-// hold, inconclusive with the seeds it would need, not-worse with a margin, n = 1, no spread).
+// The lab's statistics: t quantiles against printed table values, a Student-t interval, a
+// Welch interval and a paired interval computed by hand, and the verdict logic on synthetic
+// seeds (holds, does not hold, inconclusive with the seeds it would need, not-worse with a
+// margin, n = 1, no spread), independent and paired by seed.
 #include <cmath>
 
 #include "helpers.h"
@@ -199,4 +200,68 @@ TEST_CASE("judge with no spread on either side uses the point difference", "[lab
   CHECK(judge({0.3, 0.3}, {0.3, 0.3}, true).verdict == Verdict::inconclusive);
   // Equal values and a not-worse margin: holds.
   CHECK(judge({0.3, 0.3}, {0.3, 0.3}, true, -0.01).verdict == Verdict::holds);
+}
+
+TEST_CASE("paired difference matches a hand-computed interval", "[lab][stats]") {
+  // d = a - b = {0.01, -0.02, 0.02}: mean 0.0033333, s_d^2 = 8.6667e-4 / 2 = 4.3333e-4,
+  // se = sqrt(4.3333e-4 / 3) = 0.0120185; df 2, t_{0.975, 2} = 4.302653;
+  // CI = 0.0033333 -/+ 4.302653 * 0.0120185 = [-0.0483781, 0.0550448]
+  const Difference d = paired_difference({0.84, 0.85, 0.86}, {0.83, 0.87, 0.84});
+  CHECK(d.paired);
+  CHECK(d.n_a == 3);
+  CHECK(d.n_b == 3);
+  CHECK(d.diff == Approx(0.0033333).epsilon(1e-4));
+  CHECK(d.se == Approx(0.0120185).epsilon(1e-5));
+  CHECK(d.df == 2.0);
+  CHECK(d.ci_low == Approx(-0.0483781).epsilon(1e-5));
+  CHECK(d.ci_high == Approx(0.0550448).epsilon(1e-5));
+  // Welch on the same numbers does not know the pairs: the same difference, another interval.
+  CHECK_FALSE(welch_difference({0.84, 0.85, 0.86}, {0.83, 0.87, 0.84}).paired);
+
+  const Difference one = paired_difference({0.9}, {0.1});
+  CHECK(one.diff == Approx(0.8));
+  CHECK(std::isnan(one.se));
+  CHECK(std::isnan(one.ci_low));
+  CHECK(std::isnan(paired_difference({}, {}).diff));
+  REQUIRE_THROWS_MENTIONING(paired_difference({1, 2, 3}, {1, 2}), "3 and 2 values");
+}
+
+TEST_CASE("judge by seed decides where the seeds move both sides together", "[lab][stats]") {
+  // b = a - {0.02, 0.03, 0.025, 0.02}: a spread of 0.035 across seeds that both sides share.
+  const std::vector<double> a = {0.80, 0.84, 0.88, 0.82}, b = {0.78, 0.81, 0.855, 0.80};
+  const ClaimVerdict welch = judge(a, b, true);
+  CHECK(welch.verdict == Verdict::inconclusive);
+  CHECK_FALSE(welch.d.paired);
+  const ClaimVerdict paired = judge(a, b, true, 0.0, 0.95, Pairing::by_seed);
+  CHECK(paired.verdict == Verdict::holds);
+  CHECK(paired.d.paired);
+  // mean 0.02375, s_d 0.0047871, se 0.0023936, t_{0.975, 3} = 3.182446: [0.0161326, 0.0313674]
+  CHECK(paired.d.diff == Approx(0.02375));
+  CHECK(paired.d.ci_low == Approx(0.0161326).epsilon(1e-5));
+  CHECK(paired.d.ci_high == Approx(0.0313674).epsilon(1e-5));
+  // Lower is better: the same pairs judged the other way round.
+  CHECK(judge(a, b, false, 0.0, 0.95, Pairing::by_seed).verdict == Verdict::does_not_hold);
+  // Not worse by 0.04 (threshold -0.04): the reversed claim holds.
+  CHECK(judge(b, a, true, -0.04, 0.95, Pairing::by_seed).verdict == Verdict::holds);
+}
+
+TEST_CASE("judge by seed: the pairs it would need, one pair, equal differences", "[lab][stats]") {
+  // d = {0.01, -0.02, 0.02}: inconclusive; the smallest n with t_{0.975, n-1} s_d / sqrt(n) < 0.00333.
+  const ClaimVerdict v = judge({0.84, 0.85, 0.86}, {0.83, 0.87, 0.84}, true, 0.0, 0.95, Pairing::by_seed);
+  CHECK(v.verdict == Verdict::inconclusive);
+  const double s_d = v.d.se * std::sqrt(3.0), gap = v.d.diff;
+  auto clears = [&](int n) { return student_t_quantile(0.975, n - 1) * s_d / std::sqrt(double(n)) < gap; };
+  REQUIRE(v.seeds_needed > 3);
+  CHECK(clears(v.seeds_needed));
+  CHECK_FALSE(clears(v.seeds_needed - 1));
+  CHECK(v.note.find("seeds (pairs)") != std::string::npos);
+
+  const ClaimVerdict one = judge({0.9}, {0.1}, true, 0.0, 0.95, Pairing::by_seed);
+  CHECK(one.verdict == Verdict::inconclusive);
+  CHECK(one.note.find("at least 2 seeds that both sides ran") != std::string::npos);
+  // The same difference under every seed: the interval is the point.
+  const ClaimVerdict same = judge({0.5, 0.75, 1.0}, {0.25, 0.5, 0.75}, true, 0.0, 0.95, Pairing::by_seed);
+  CHECK(same.verdict == Verdict::holds);
+  CHECK(same.d.ci_low == 0.25);
+  CHECK(same.note.find("every seed") != std::string::npos);
 }
