@@ -2,6 +2,7 @@
 #include "lab/report_terminal.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "lab/report_format.h"
@@ -46,15 +47,18 @@ void print_summary(std::ostream& out, const ReportInputs& in, const std::string&
                    const std::string& html_path, int figures_written, size_t figures_skipped) {
   constexpr size_t kWidth = 100;
   DocTable claims;
-  claims.header = {"claim", "verdict", "difference [95% CI]", "n", "paired by seed", "statement"};
+  // Numbers unclipped within 100 columns: the statements and seed counts are in the report.
+  claims.header = {"claim", "verdict (~seeds needed)", "difference [95% CI]", "paired by seed"};
   for (const auto& per_exp : in.claims)
-    for (const ClaimOutcome& c : per_exp)
-      claims.rows.push_back({c.claim.id,
-                             to_string(c.verdict.verdict) +
-                                 (c.verdict.seeds_needed > 0 ? " (~" + std::to_string(c.verdict.seeds_needed) +
-                                                                   (c.verdict.d.paired ? " seeds)" : " seeds/side)")
-                                                             : ""),
-                             fmt::difference_text(c), fmt::n_text(c), fmt::paired_text(c), c.claim.statement});
+    for (const ClaimOutcome& c : per_exp) {
+      const Difference& p = c.paired.d;
+      claims.rows.push_back(
+          {c.claim.id,
+           to_string(c.verdict.verdict) +
+               (c.verdict.seeds_needed > 0 ? " (~" + std::to_string(c.verdict.seeds_needed) + ")" : ""),
+           fmt::difference_text(c),
+           p.n_a < 2 || !std::isfinite(p.ci_low) ? "n/a" : "[" + fmt::num(p.ci_low) + ", " + fmt::num(p.ci_high) + "]"});
+    }
   out << "Claims and verdicts (95 % CI of the difference; + favours the claim)\n";
   if (claims.rows.empty()) out << "  (no claims in this sweep)\n";
   else print_text_table(out, claims, kWidth);
