@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -69,5 +70,28 @@ inline MpiResult run_mpi(int np, const std::vector<std::string>& cmd, int timeou
 inline MpiResult run_worker_tests(int np, const std::string& tag, int timeout_s = 120) {
   return run_mpi(np, {test_binary_path(), tag, "-w", "NoTests"}, timeout_s);
 }
+
+// Runs the worker test(s) `tag` as each rank count of `nps` and checks that every run passed
+// in time (the ranks' output goes into the failure message).
+inline void check_worker_tests_pass(const std::string& tag, std::initializer_list<int> nps, int timeout_s = 120) {
+  for (int np : nps) {
+    const MpiResult r = run_worker_tests(np, tag, timeout_s);
+    INFO(tag << " as " << np << " ranks\n" << r.out << r.err);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_code == 0);
+  }
+}
+
+}  // namespace nl::test
+
+// First line of a multi-rank test: in builds without MPI (or without mpirun) it says so and
+// returns.
+#define SKIP_WITHOUT_MPI()                                              \
+  if (!nl::test::mpi_available()) {                                     \
+    WARN("built without MPI (or no mpirun): multi-rank test skipped"); \
+    return;                                                             \
+  }
+
+namespace nl::test {
 
 }  // namespace nl::test

@@ -55,14 +55,6 @@ TEST_CASE("distributed worker: collectives", "[.mpi_worker_collectives]") {
 }
 
 TEST_CASE("distributed: 2 and 3 ranks agree on every collective", "[core][distributed][mpi]") {
-  if (!test::mpi_available()) {
-    WARN("built without MPI (or no mpirun): multi-rank test skipped");
-    return;
-  }
-  for (int np : {2, 3}) {
-    const test::MpiResult r = test::run_worker_tests(np, "[.mpi_worker_collectives]");
-    INFO("np " << np << "\n" << r.out << r.err);
-    CHECK_FALSE(r.timed_out);
-    CHECK(r.exit_code == 0);
-  }
+  SKIP_WITHOUT_MPI();
+  test::check_worker_tests_pass("[.mpi_worker_collectives]", {2, 3});
 }

@@ -27,6 +27,16 @@ const ClaimOutcome& outcome(const std::vector<ClaimOutcome>& cs, const std::stri
   throw;
 }
 
+// The synthetic sweep judged on other claims: `claims` replaces the spec's in its sweep.json.
+std::vector<ClaimOutcome> judge_with_claims(const test::SyntheticSweep& sweep, const json& claims) {
+  json spec = test::SyntheticSweep::spec();
+  spec["claims"] = claims;
+  json index = json::parse(std::ifstream(sweep.dir / "sweep.json"));
+  index["experiments"][0]["spec"] = spec;
+  std::ofstream(sweep.dir / "sweep.json") << index.dump();
+  return load_results(sweep.dir.string())[0].judge_claims();
+}
+
 }  // namespace
 
 TEST_CASE("metric_at follows dotted paths into objects and arrays", "[lab][results]") {
@@ -159,11 +169,10 @@ TEST_CASE("judge_claims tunes each side and gives the known verdicts", "[lab][re
 
 TEST_CASE("judge_claims pairs runs by seed, over the seeds both cells ran", "[lab][results]") {
   test::SyntheticSweep sweep("results_paired");
-  json spec = test::SyntheticSweep::spec();
   // BN beats LN at batch 8, lr 0.01 by 0.01 under every seed (0.85-0.87 vs 0.84-0.86): Welch
   // cannot tell with 3 seeds, the pairs can. Beside it the same claim on cells where one run failed
   // (none, batch 8, lr 0.1, seed 2) so that only 2 seeds pair.
-  spec["claims"] = json::array(
+  const std::vector<ClaimOutcome> cs = judge_with_claims(sweep, json::array(
       {{{"id", "W"}, {"statement", "BN beats LN at batch 8"},
         {"better", {{"variant", "bn"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}},
         {"worse", {{"variant", "ln"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}}},
@@ -172,11 +181,7 @@ TEST_CASE("judge_claims pairs runs by seed, over the seeds both cells ran", "[la
         {"worse", {{"variant", "ln"}, {"train.batch_size", 8}, {"optim.lr", 0.01}}}},
        {{"id", "F"}, {"statement", "LN beats none at batch 8, lr 0.1"}, {"test", "paired"},
         {"better", {{"variant", "ln"}, {"train.batch_size", 8}, {"optim.lr", 0.1}}},
-        {"worse", {{"variant", "none"}, {"train.batch_size", 8}, {"optim.lr", 0.1}}}}});
-  json index = json::parse(std::ifstream(sweep.dir / "sweep.json"));
-  index["experiments"][0]["spec"] = spec;
-  std::ofstream(sweep.dir / "sweep.json") << index.dump();
-  const std::vector<ClaimOutcome> cs = load_results(sweep.dir.string())[0].judge_claims();
+        {"worse", {{"variant", "none"}, {"train.batch_size", 8}, {"optim.lr", 0.1}}}}}));
   REQUIRE(cs.size() == 3);
   const ClaimOutcome& w = outcome(cs, "W");
   CHECK(w.claim.test == Claim::Test::welch);
@@ -200,14 +205,10 @@ TEST_CASE("judge_claims pairs runs by seed, over the seeds both cells ran", "[la
 
 TEST_CASE("judge_claims without tuning compares the pinned cells", "[lab][results]") {
   test::SyntheticSweep sweep("results_pinned");
-  json spec = test::SyntheticSweep::spec();
-  spec["claims"] = json::array({{{"id", "P"}, {"statement", "LN beats none at batch 2, lr 0.1"},
-                                 {"better", {{"variant", "ln"}, {"train.batch_size", 2}, {"optim.lr", 0.1}}},
-                                 {"worse", {{"variant", "none"}, {"train.batch_size", 2}, {"optim.lr", 0.1}}}}});
-  json index = json::parse(std::ifstream(sweep.dir / "sweep.json"));
-  index["experiments"][0]["spec"] = spec;
-  std::ofstream(sweep.dir / "sweep.json") << index.dump();
-  const std::vector<ClaimOutcome> cs = load_results(sweep.dir.string())[0].judge_claims();
+  const std::vector<ClaimOutcome> cs = judge_with_claims(
+      sweep, json::array({{{"id", "P"}, {"statement", "LN beats none at batch 2, lr 0.1"},
+                           {"better", {{"variant", "ln"}, {"train.batch_size", 2}, {"optim.lr", 0.1}}},
+                           {"worse", {{"variant", "none"}, {"train.batch_size", 2}, {"optim.lr", 0.1}}}}}));
   REQUIRE(cs.size() == 1);
   CHECK(cs[0].tuning.empty());
   CHECK(cs[0].worse_cell == "none.batch_size-2.lr-0.1");

@@ -96,14 +96,6 @@ TEST_CASE("dropout worker: every rank draws its own masks, rank 0 the single-pro
 }
 
 TEST_CASE("Dropout: 2 and 3 ranks draw different masks", "[layers][mpi]") {
-  if (!test::mpi_available()) {
-    WARN("built without MPI (or no mpirun): multi-rank test skipped");
-    return;
-  }
-  for (int np : {2, 3}) {
-    const test::MpiResult r = test::run_worker_tests(np, "[.mpi_worker_dropout]", 60);
-    INFO("np " << np << "\n" << r.out << r.err);
-    CHECK_FALSE(r.timed_out);
-    CHECK(r.exit_code == 0);
-  }
+  SKIP_WITHOUT_MPI();
+  test::check_worker_tests_pass("[.mpi_worker_dropout]", {2, 3}, 60);
 }

@@ -221,16 +221,8 @@ TEST_CASE("syncbn worker: inside a LocalScope sync BN does not communicate", "[.
 }
 
 TEST_CASE("syncbn: 2 and 3 ranks match single-process BatchNorm", "[layers][batchnorm][syncbn][mpi]") {
-  if (!test::mpi_available()) {
-    WARN("built without MPI (or no mpirun): multi-rank test skipped");
-    return;
-  }
-  for (int np : {2, 3}) {
-    const test::MpiResult r = test::run_worker_tests(np, "[.mpi_worker_syncbn]", 60);
-    INFO("np " << np << "\n" << r.out << r.err);
-    CHECK_FALSE(r.timed_out);
-    CHECK(r.exit_code == 0);
-  }
+  SKIP_WITHOUT_MPI();
+  test::check_worker_tests_pass("[.mpi_worker_syncbn]", {2, 3}, 60);
 }
 
 // ---- single process ------------------------------------------------------------------------

@@ -101,12 +101,6 @@ double checkpoint_rel_diff(const fs::path& a, const fs::path& b, std::string* wo
 
 json summary_of(const fs::path& run) { return json::parse(read_text(run / "summary.json")); }
 
-#define SKIP_WITHOUT_MPI()                                                   \
-  if (!mpi_available()) {                                                    \
-    WARN("built without MPI (or no mpirun): multi-rank test skipped");       \
-    return;                                                                  \
-  }
-
 }  // namespace
 
 TEST_CASE("data parallel: slice_rows cuts every tensor of a batch", "[data][distributed]") {
@@ -225,12 +219,7 @@ TEST_CASE("data parallel worker: SIGINT to one rank stops all", "[.mpi_worker_dp
 
 TEST_CASE("data parallel: replicas identical and SIGINT to one rank stops every rank", "[train][distributed][mpi]") {
   SKIP_WITHOUT_MPI();
-  for (const char* tag : {"[.mpi_worker_dp_replicas]", "[.mpi_worker_dp_sigint]"}) {
-    const MpiResult r = run_worker_tests(2, tag);
-    INFO(tag << "\n" << r.out << r.err);
-    CHECK_FALSE(r.timed_out);
-    CHECK(r.exit_code == 0);
-  }
+  for (const char* tag : {"[.mpi_worker_dp_replicas]", "[.mpi_worker_dp_sigint]"}) check_worker_tests_pass(tag, {2});
 }
 
 namespace {
