@@ -79,13 +79,16 @@ std::string verdict_text(const ClaimOutcome& c) {
   return s;
 }
 
+std::string ci_text(const Difference& d) {
+  return std::isfinite(d.ci_low) ? "[" + num(d.ci_low) + ", " + num(d.ci_high) + "]" : "";
+}
+
 namespace {
 
 std::string interval_text(const Difference& d) {
   if (!std::isfinite(d.diff)) return "n/a";
-  std::string s = (d.diff > 0 ? "+" : "") + num(d.diff);
-  if (std::isfinite(d.ci_low)) s += " [" + num(d.ci_low) + ", " + num(d.ci_high) + "]";
-  return s;
+  const std::string ci = ci_text(d);
+  return (d.diff > 0 ? "+" : "") + num(d.diff) + (ci.empty() ? "" : " " + ci);
 }
 
 }  // namespace

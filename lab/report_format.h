@@ -25,6 +25,8 @@ const CellResult* find_cell(const ExperimentResults& er, const std::string& cell
 std::string verdict_text(const ClaimOutcome& c);  // "holds", "inconclusive (≈ 12 seeds per side)", ...
 std::string difference_text(const ClaimOutcome& c);  // "+0.0412 [0.0101, 0.0723]"
 std::string n_text(const ClaimOutcome& c);           // "5 / 5" ("5 pairs" for a paired claim)
+// "[0.0101, 0.0723]": a difference's 95 % interval; "" when it has none (n < 2).
+std::string ci_text(const Difference& d);
 // The paired-by-seed reading: "+0.0412 [0.0301, 0.0523], 5 seeds"; "n/a (1 seed)" below 2 seeds.
 std::string paired_text(const ClaimOutcome& c);
 

@@ -2,7 +2,6 @@
 #include "lab/report_terminal.h"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 
 #include "lab/report_format.h"
@@ -51,13 +50,12 @@ void print_summary(std::ostream& out, const ReportInputs& in, const std::string&
   claims.header = {"claim", "verdict (~seeds needed)", "difference [95% CI]", "paired by seed"};
   for (const auto& per_exp : in.claims)
     for (const ClaimOutcome& c : per_exp) {
-      const Difference& p = c.paired.d;
+      const std::string paired = fmt::ci_text(c.paired.d);
       claims.rows.push_back(
           {c.claim.id,
            to_string(c.verdict.verdict) +
                (c.verdict.seeds_needed > 0 ? " (~" + std::to_string(c.verdict.seeds_needed) + ")" : ""),
-           fmt::difference_text(c),
-           p.n_a < 2 || !std::isfinite(p.ci_low) ? "n/a" : "[" + fmt::num(p.ci_low) + ", " + fmt::num(p.ci_high) + "]"});
+           fmt::difference_text(c), paired.empty() ? "n/a" : paired});
     }
   out << "Claims and verdicts (95 % CI of the difference; + favours the claim)\n";
   if (claims.rows.empty()) out << "  (no claims in this sweep)\n";
