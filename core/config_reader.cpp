@@ -230,25 +230,34 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
-  // Close enough: at most a third of the word's length in edits (at least 2 allowed); failing
-  // that, a candidate that the word is a prefix of, or that is a prefix of the word
-  // ("eval" -> "eval_interval"). Ties go to the earlier candidate.
+  // Close enough, in order of preference: at most a third of the word's length in edits (at
+  // least 2 allowed); a candidate that the word is a prefix of, or that is a prefix of the word
+  // ("eval" -> "eval_interval"); a candidate with the same first '_'-separated word of 3+
+  // letters ("eval_every" -> "eval_interval", 6 edits apart). Within each, the fewest edits
+  // win, ties go to the earlier candidate.
   const size_t limit = std::max<size_t>(2, word.size() / 3);
-  std::string best, best_prefix;
-  size_t best_d = std::string::npos, best_prefix_d = std::string::npos;
+  auto first_word = [](const std::string& s) { return s.substr(0, s.find('_')); };
+  const std::string head = first_word(word);
+  struct Best {
+    std::string name;
+    size_t edits = std::string::npos;
+    void offer(const std::string& c, size_t d) {
+      if (d < edits) {
+        edits = d;
+        name = c;
+      }
+    }
+  } near, prefix, same_head;
   for (const auto& c : candidates) {
     const size_t d = edit_distance(word, c);
-    if (d <= limit && d < best_d) {
-      best_d = d;
-      best = c;
-    }
-    const bool prefix = word.size() >= 2 && c.size() >= 2 && (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0);
-    if (prefix && d < best_prefix_d) {
-      best_prefix_d = d;
-      best_prefix = c;
-    }
+    if (d <= limit) near.offer(c, d);
+    if (word.size() >= 2 && c.size() >= 2 && (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0))
+      prefix.offer(c, d);
+    if (head.size() >= 3 && head.size() < word.size() && first_word(c) == head)
+      same_head.offer(c, d);
   }
-  return best.empty() ? best_prefix : best;
+  if (!near.name.empty()) return near.name;
+  return prefix.name.empty() ? same_head.name : prefix.name;
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {

@@ -103,4 +103,10 @@ TEST_CASE("closest_match suggests near keys only", "[config]") {
   REQUIRE(closest_match("batchsize", {"batch_size", "steps"}) == "batch_size");
   REQUIRE(closest_match("lr", {"learning_rate", "momentum"}).empty());
   REQUIRE(closest_match("eval", {"eval_interval", "steps"}) == "eval_interval");  // prefix
+  // The same first word: the fewest edits among the keys that share it.
+  REQUIRE(closest_match("eval_every", {"steps", "eval_interval", "eval_batches"}) == "eval_interval");
+  REQUIRE(closest_match("eval_count", {"steps", "eval_interval", "eval_batches"}) == "eval_batches");
+  REQUIRE(closest_match("lr_decay", {"lr", "momentum"}) == "lr");  // prefix before first word
+  REQUIRE(closest_match("log_everything", {"logits", "steps"}).empty());  // no shared first word
+  REQUIRE(closest_match("max", {"max_steps"}) == "max_steps");  // prefix, not first word (no '_')
 }
