@@ -7,11 +7,11 @@
 namespace nl {
 namespace {
 
-// A product whose op(A) has at most 4 rows runs as one matrix-vector product per row
-// (cblas_sgemv, still OpenBLAS): sgemm packs all of op(B) on every call, which for so few rows
-// costs as much as the arithmetic. Measured here (docs/performance.md, third round, step 9):
-// 4x256x784 (the batch-4 MLP) 1.47x faster, 2x256x784 3.7x, 4x256x256 1.04-1.29x. Not for a
-// short K, nor an op(B) past ~1 MB, which each row would reread from L3 (4x1024x1024: 0.78x).
+// A product whose op(A) has at most 4 rows runs as one matrix-vector product per row (cblas_sgemv,
+// still OpenBLAS): sgemm packs all of op(B) on every call, which for so few rows costs as much as
+// the arithmetic. Measured here (docs/performance-history.md, third round, step 9): 4x256x784 (the
+// batch-4 MLP) 1.47x faster, 2x256x784 3.7x, 4x256x256 1.04-1.29x. Not for a short K, nor an op(B)
+// past ~1 MB, which each row would reread from L3 (4x1024x1024: 0.78x).
 bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K) {
   return M <= 4 && K >= 32 && N * K <= (int64_t{1} << 18);
 }

@@ -17,12 +17,11 @@ namespace {
 
 constexpr size_t kAlign = 64;
 // Blocks of at least this size start on a huge-page boundary and are offered to the kernel as
-// transparent huge pages (madvise: in the kernel's "madvise" THP mode, this machine's, only
-// advised memory gets them). A 32 MB array then takes 16 TLB entries instead of 8192: in
-// paired runs the norm kernels at 8192x1024 ran 1.01-1.03x faster and a DRAM triad
-// 1.04-1.06x; the training steps, whose tensors are smaller, did not change
-// (docs/performance.md, sixth round; scripts/thp-ab.cpp). NORMLAB_HUGE_PAGES=0 turns it off,
-// for A/B measurements.
+// transparent huge pages (madvise: in the kernel's "madvise" THP mode, this machine's, only advised
+// memory gets them). A 32 MB array then takes 16 TLB entries instead of 8192: in paired runs the
+// norm kernels at 8192x1024 ran 1.01-1.03x faster and a DRAM triad 1.04-1.06x; the training steps,
+// whose tensors are smaller, did not change (docs/performance-history.md, sixth round;
+// scripts/thp-ab.cpp). NORMLAB_HUGE_PAGES=0 turns it off, for A/B measurements.
 constexpr size_t kHugePage = size_t(2) << 20;
 
 bool huge_pages_wanted() {

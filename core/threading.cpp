@@ -26,10 +26,11 @@ namespace nl {
 namespace {
 
 // After each threaded sgemm OpenBLAS's workers spin (sched_yield) for OPENBLAS_THREAD_TIMEOUT
-// (default 2^28 cycles) before sleeping, while our pool's worker wants the same core. The
-// variable is read when libopenblas loads, before main: so unless the user set it, set it to
-// its minimum (2^4 cycles), make OpenBLAS read its environment again, and stop its threads;
-// they restart with the new timeout at the next threaded call. Measured in docs/performance.md.
+// (default 2^28 cycles) before sleeping, while our pool's worker wants the same core. The variable
+// is read when libopenblas loads, before main: so unless the user set it, set it to its minimum
+// (2^4 cycles), make OpenBLAS read its environment again, and stop its threads; they restart with
+// the new timeout at the next threaded call. Measured in docs/performance-history.md, second round
+// (step 7).
 void shorten_openblas_spin() {
   if (std::getenv("OPENBLAS_THREAD_TIMEOUT")) return;  // the user's choice stands
   setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
@@ -45,10 +46,10 @@ std::atomic<int> blas_threads_now{0};
 
 // How long the caller of a parallel_for spins for its workers before it sleeps.
 constexpr std::chrono::microseconds kCallerSpin{50};
-// How long a worker spins for the next job before it sleeps. A spinning worker starts a job
-// within ~1 µs; one woken through the condition variable starts after ~12 µs when it slept for
-// less than ~0.3 ms, and after 42-80 µs when it slept longer (this machine's idle core goes into
-// a deeper sleep; scripts/pool-pair.cpp, part 1; docs/performance.md, eleventh round). In a training
+// How long a worker spins for the next job before it sleeps. A spinning worker starts a job within
+// ~1 µs; one woken through the condition variable starts after ~12 µs when it slept for less than
+// ~0.3 ms, and after 42-80 µs when it slept longer (this machine's idle core goes into a deeper
+// sleep; scripts/pool-pair.cpp, part 1; docs/performance-history.md, eleventh round). In a training
 // step at 2 threads the pool's jobs come every few µs in an RNN's time loop, but up to ~0.5 ms
 // apart in an MLP (its single-threaded forward products between Adam's update and the first
 // sgemm_pair of the backward): 50 µs of spin made that pair wait for a sleeping worker and gain
@@ -241,21 +242,20 @@ void set_num_threads(int n) {
 }
 
 // Who runs a GEMM at 2+ threads. OpenBLAS's own threads were the first answer (rounds 3-10:
-// products from 16 M multiply-adds, with its workers asleep between calls), and products of
-// 1-16 M went to normlab's pool in an RNN's time loop. Since the pool's workers spin 1 ms between
-// jobs (kWorkerSpin), the pool does better on every size measured (docs/performance.md, eleventh
-// round; scripts/pool-pair.cpp, part 3, alternated in one process: two single-threaded calls on
-// the pool's threads against one 2-thread OpenBLAS call, 1.03-1.07x at 1024^3 and
-// 2048x2048x512, 1.23-1.47x on the 2048-row Linear shapes, where a sleeping OpenBLAS worker is
-// woken for every call), so by default no product goes to OpenBLAS's threads: those of 1 M
-// multiply-adds or more are split over the pool (split_gemm_parts) or paired
-// (pair_gemms_on_pool), smaller ones run on the calling thread. NORMLAB_GEMM_THREAD_MIN=N (or
-// set_threaded_gemm_min_work) gives products of N multiply-adds or more to OpenBLAS's threads
-// instead (N = 16777216 is the old rule; 0: every product), counting M·N·K scaled down by
-// K/128 when K is shorter than 128 (OpenBLAS splits M and N, so a short K leaves each thread
-// little work per output: 256x256x32 ran 0.69x as fast on 2 threads as on 1, third round). For
-// A/B measurements, and for machines where OpenBLAS's workers may spin between calls
-// (OPENBLAS_THREAD_TIMEOUT=28).
+// products from 16 M multiply-adds, with its workers asleep between calls), and products of 1-16 M
+// went to normlab's pool in an RNN's time loop. Since the pool's workers spin 1 ms between jobs
+// (kWorkerSpin), the pool does better on every size measured (docs/performance-history.md, eleventh
+// round; scripts/pool-pair.cpp, part 3, alternated in one process: two single-threaded calls on the
+// pool's threads against one 2-thread OpenBLAS call, 1.03-1.07x at 1024^3 and 2048x2048x512,
+// 1.23-1.47x on the 2048-row Linear shapes, where a sleeping OpenBLAS worker is woken for every
+// call), so by default no product goes to OpenBLAS's threads: those of 1 M multiply-adds or more
+// are split over the pool (split_gemm_parts) or paired (pair_gemms_on_pool), smaller ones run on
+// the calling thread. NORMLAB_GEMM_THREAD_MIN=N (or set_threaded_gemm_min_work) gives products of N
+// multiply-adds or more to OpenBLAS's threads instead (N = 16777216 is the old rule; 0: every
+// product), counting M·N·K scaled down by K/128 when K is shorter than 128 (OpenBLAS splits M and
+// N, so a short K leaves each thread little work per output: 256x256x32 ran 0.69x as fast on 2
+// threads as on 1, third round). For A/B measurements, and for machines where OpenBLAS's workers
+// may spin between calls (OPENBLAS_THREAD_TIMEOUT=28).
 constexpr double kThreadedGemmFullK = 128.0;
 
 std::atomic<double>& threaded_gemm_min_work_setting() {
@@ -285,7 +285,7 @@ bool gemm_on_openblas_threads(int64_t M, int64_t N, int64_t K) {
 namespace {
 // The pool takes products from this many multiply-adds (M·N·K) on, split or paired. A pool
 // worker is still spinning when its next job comes within kWorkerSpin, and in an RNN's time
-// loop it always is. Measured at 2 threads (docs/performance.md, step 20): rnn (32x256x256
+// loop it always is. Measured at 2 threads (docs/performance-history.md, step 20): rnn (32x256x256
 // products and 256x256x32 weight gradients, 2 M) 1.30-1.34x faster, rnn_ln 1.25-1.27x; from
 // 256 K on, rnn_ln_b4's 256x256x4 weight gradients split too and its step ran 0.83x as fast.
 // An MLP layer's products (batch 64) gained nothing from the split while the worker slept

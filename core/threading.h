@@ -54,7 +54,7 @@ bool inside_parallel_task();
 // Grains for parallel_for over elements: below this many elements per thread a loop stays on
 // the calling thread. A parallel_for costs ~5-15 µs on this machine (waking a pool worker), and
 // a cheap op runs at 0.05-0.3 ns per element, so a loop gains from a second thread only from a
-// few 100 K elements on (docs/performance.md, "Pool wake-up").
+// few 100 K elements on (docs/performance-history.md, "Pool wake-up").
 constexpr int64_t kGrainCheap = int64_t{1} << 17;  // add, mul, copy, compare
 constexpr int64_t kGrainHeavy = int64_t{1} << 14;  // exp/tanh/erf per element (~10x the work)
 

@@ -40,7 +40,7 @@ const float* key_valid_data(const Tensor& key_valid, int64_t B, int64_t S, const
 // NORMLAB_GEMM_THREAD_MIN giving them to OpenBLAS) the heads run one after the other, each
 // product split over the pool or threaded as sgemm decides. (Until the thirteenth round only the
 // first case ran side by side: 128×128×32 heads, under sgemm's 1 M split line, ran one after the
-// other on one core at 2 threads; docs/performance.md.)
+// other on one core at 2 threads; docs/performance-history.md, thirteenth round.)
 void for_each_head(int64_t N, int64_t M, int64_t Nc, int64_t K,
                    const std::function<void(int64_t)>& per_head) {
   const int64_t gemm_mnk = M * Nc * K;

@@ -1,10 +1,10 @@
-// Would the causal mask's zero half of every attention product buy time? (docs/performance.md,
-// twelfth round.) The lm_ln workload's per-head products (batch 32, 4 heads, T = 64, dh = 32),
-// forward and backward as layers/attention_core.cpp makes them, for one layer, four ways:
-// whole T×T products, and the causal triangle in 2, 4 or 8 row blocks, each block multiplying
-// only the keys it can see (k blocks: (k + 1) / 2k of the FLOPs; layers/attention_core.cpp uses
-// blocks of 64 rows from T = 128 on).
-// Alternated layer by layer in rotated order on one core; prints the median and minimum.
+// Would the causal mask's zero half of every attention product buy time?
+// (docs/performance-history.md, twelfth round.) The lm_ln workload's per-head products (batch 32, 4
+// heads, T = 64, dh = 32), forward and backward as layers/attention_core.cpp makes them, for one
+// layer, four ways: whole T×T products, and the causal triangle in 2, 4 or 8 row blocks, each block
+// multiplying only the keys it can see (k blocks: (k + 1) / 2k of the FLOPs;
+// layers/attention_core.cpp uses blocks of 64 rows from T = 128 on). Alternated layer by layer in
+// rotated order on one core; prints the median and minimum.
 //
 //   g++ -O2 -std=c++20 scripts/attention-triangle.cpp -lopenblas -o /tmp/attention-triangle
 //   OPENBLAS_NUM_THREADS=1 /tmp/attention-triangle [rounds=200] [dh=32] [batch=32] [T=64]

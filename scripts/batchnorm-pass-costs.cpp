@@ -1,5 +1,5 @@
-// Where a BatchNorm forward + backward spends its time above its memory traffic, in one
-// process, alternated call by call (docs/performance.md, tenth round). Per repetition, in turn:
+// Where a BatchNorm forward + backward spends its time above its memory traffic, in one process,
+// alternated call by call (docs/performance-history.md, tenth round). Per repetition, in turn:
 //   framework  batch_norm() + backward() through autograd, as `normlab bench` times
 //              batchnorm_fwdbwd/RxC (fresh gradients each call);
 //   kernels    the four kernels called directly: statistics, apply, gradient sums, dx;

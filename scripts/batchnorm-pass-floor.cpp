@@ -1,6 +1,6 @@
-// How close a two-pass BatchNorm fwd+bwd can come to the DRAM target of the speed issue (80 %
-// of the counted floor: 5·R·C·4 bytes at the same-run STREAM triad rate) when nothing but its
-// loads and stores run (docs/performance.md, ninth round). No normlab code. Per repetition, in
+// How close a two-pass BatchNorm fwd+bwd can come to the DRAM target of the speed issue (80 % of
+// the counted floor: 5·R·C·4 bytes at the same-run STREAM triad rate) when nothing but its loads
+// and stores run (docs/performance-history.md, ninth round). No normlab code. Per repetition, in
 // turn:
 //   triad  a = b + q·c with plain stores, as `normlab bench`'s stream_triad (the rate the floor
 //          counts: 3 arrays, though the stores also read each line first);
@@ -9,7 +9,7 @@
 //          (read dy and x, stream dx): 8 array passes where the floor counts 5;
 //   rows, plain stores  the same with y and dx written through the caches, as the kernels do
 //          below the streaming size (16 MiB arrays: layers/kernels/norm_common.h), i.e. the
-//          bare pattern of the 8192x256 row (docs/performance.md, tenth round);
+//          bare pattern of the 8192x256 row (docs/performance-history.md, tenth round);
 //   slabs  the same four passes one column slab at a time (W columns of every row), so that
 //          the second pass over a slab might find it in L3 instead of DRAM: 5 DRAM passes.
 // Prints each variant's median and the counted floor's share of it (the benchmark's % floor).

@@ -2,12 +2,12 @@
 """Paired A/B of two normlab binaries on the same benchmarks, alternated round by round.
 
 On a shared host the same binary's time drifts by 10-30 % (DRAM-bound rows up to 2x) within
-minutes, so two separate runs cannot tell a 10 % change from noise. This runs A, then B, then
-A, ... (`normlab --threads N bench --json --filter REGEX --repeat 5` each time) and prints, per
-benchmark, the median over rounds of each side and B's time relative to A's. The binary run
-second in a pair was 5-18 % faster on this host whichever it was, so either run it twice with A
-and B swapped (a change is real when both orders agree; docs/performance.md, steps 15-18), or
-once with --swap, which alternates the order round by round so that bias falls on both sides.
+minutes, so two separate runs cannot tell a 10 % change from noise. This runs A, then B, then A, ...
+(`normlab --threads N bench --json --filter REGEX --repeat 5` each time) and prints, per benchmark,
+the median over rounds of each side and B's time relative to A's. The binary run second in a pair
+was 5-18 % faster on this host whichever it was, so either run it twice with A and B swapped (a
+change is real when both orders agree; docs/performance-history.md, steps 15-18), or once with
+--swap, which alternates the order round by round so that bias falls on both sides.
 
   scripts/bench-ab.py OLD/bin/normlab build/bin/normlab --threads 2 --rounds 4 --filter 'norm_fwdbwd/2048'
 """

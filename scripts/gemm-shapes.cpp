@@ -1,5 +1,5 @@
 // The two measurements behind core/blas.cpp's and core/threading.cpp's GEMM dispatch rules
-// (docs/performance.md, "Third round"), with OpenBLAS alone (no normlab code):
+// (docs/performance-history.md, "Third round"), with OpenBLAS alone (no normlab code):
 //   1. when a second OpenBLAS thread pays off (1 vs 2 threads, with the short worker spin
 //      timeout normlab sets), by shape;
 //   2. when a product with few rows is faster as one sgemv per row than as one sgemm;
@@ -8,7 +8,7 @@
 //      spinning (OpenBLAS's default, PyTorch's): the most a second core could give that step
 //      when every operand is already in both cores' caches, and with the operands rewritten by
 //      the calling core before each step, as the optimizer and the element-wise ops do
-//      (docs/performance.md, tenth round).
+//      (docs/performance-history.md, tenth round).
 // Build and run (a quiet machine; each line of 1-2 is the median of 7 repetitions, of 3 the
 // median of 201 steps):
 //   g++ -O2 -std=c++17 scripts/gemm-shapes.cpp -lopenblas -o /tmp/gemm-shapes && /tmp/gemm-shapes

@@ -12,7 +12,7 @@
  *       --filter 'step/lm_ln$'
  *
  * Columns: transposes (row-major, as normlab calls them; "f" before them: a Fortran sgemm_
- * call, column-major), M N K, lda ldb ldc, beta 0 or not. docs/performance.md (sixth and
+ * call, column-major), M N K, lda ldb ldc, beta 0 or not. docs/performance-history.md (sixth and
  * ninth rounds) reads lm_ln with it. Not thread-safe: trace 1 thread. */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Heap blocks of 4 KB or more that a training step takes from malloc, per reference workload
-# (docs/performance.md, twelfth round). Tensor buffers come from normlab's caching allocator
+# (docs/performance-history.md, twelfth round). Tensor buffers come from normlab's caching allocator
 # and `normlab bench models --memory` counts its system allocations; this counts the other
 # heap blocks (std::vector and the like) large enough to land on a fresh page. It runs each
 # workload for 20 and for 120 timed steps and prints the difference per step: 0 in a steady

@@ -1,5 +1,5 @@
 // The LayerNorm backward's memory pattern at R x C, four ways, alternated call by call on one
-// core (docs/performance.md, seventh round). No normlab code: each variant is the kernel's
+// core (docs/performance-history.md, seventh round). No normlab code: each variant is the kernel's
 // shape reduced to its loads and stores (pass 1 over two rows: the row sums and the dgamma /
 // dbeta partials; pass 2 per row: dx from L1), so only the store path and the prefetches differ.
 //

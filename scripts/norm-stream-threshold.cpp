@@ -1,7 +1,7 @@
 // Whether streaming a norm's outputs past the caches pays once the next op reads them: one
 // thread times LayerNorm and BatchNorm forward -> a reader of y -> backward -> a reader of dx,
 // the kernels and the readers separately (median of 60). Run it with and without streaming
-// (the threshold is read once per process) and compare the totals (docs/performance.md,
+// (the threshold is read once per process) and compare the totals (docs/performance-history.md,
 // seventh round; layers/kernels/norm_common.h, stream_min_bytes):
 //
 //   g++ -O3 -march=native -std=c++20 -I. scripts/norm-stream-threshold.cpp build/libnormlab.a \

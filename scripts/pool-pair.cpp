@@ -1,5 +1,5 @@
-// The three measurements behind the pool workers' 1 ms spin, sgemm_pair and the rule that sends
-// no GEMM to OpenBLAS's own threads (core/blas.cpp, core/threading.cpp; docs/performance.md,
+// The three measurements behind the pool workers' 1 ms spin, sgemm_pair and the rule that sends no
+// GEMM to OpenBLAS's own threads (core/blas.cpp, core/threading.cpp; docs/performance-history.md,
 // eleventh round), through normlab's own pool:
 //   1. how long a pool worker takes to start a job, by how long the caller stayed away since
 //      the previous one (spinning workers start at once; sleeping ones wait to be woken);

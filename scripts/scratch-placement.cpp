@@ -1,5 +1,5 @@
 // Where the LayerNorm backward's per-chunk dgamma/dbeta partials sit, four ways, alternated
-// call by call (docs/performance.md, eighth round). No normlab code: the kernel's row loop
+// call by call (docs/performance-history.md, eighth round). No normlab code: the kernel's row loop
 // reduced to its loads and stores (pass 1 over two rows: the row sums and the partials' load,
 // add and store; pass 2 per row: dx from L1, streamed when the arrays are 16 MiB or more, as
 // the kernel does). Only the address of the partials buffer differs between the variants:

@@ -1,8 +1,8 @@
 // Paired in-process A/B behind core/storage.cpp's huge-page rule: the LayerNorm and BatchNorm
-// fwd+bwd kernels and a triad on buffers the kernel may back with transparent huge pages
-// (madvise MADV_HUGEPAGE) against buffers it may not (MADV_NOHUGEPAGE), the two alternated call
-// by call (who goes first swaps every round), so the host's drift hits both alike. Prints the
-// medians and the median per-pair speedup with its quartiles (docs/performance.md, sixth round).
+// fwd+bwd kernels and a triad on buffers the kernel may back with transparent huge pages (madvise
+// MADV_HUGEPAGE) against buffers it may not (MADV_NOHUGEPAGE), the two alternated call by call (who
+// goes first swaps every round), so the host's drift hits both alike. Prints the medians and the
+// median per-pair speedup with its quartiles (docs/performance-history.md, sixth round).
 //   g++ -O3 -march=native -std=c++20 -I. scripts/thp-ab.cpp build/libnormlab.a
 //       -lopenblas -lz -lpthread -o /tmp/thp-ab  (one line)
 //   NORMLAB_THREADS=1 /tmp/thp-ab 8192 1024 40

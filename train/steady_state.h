@@ -1,7 +1,7 @@
 // Whether a training step runs in a steady state: after a warm-up, the same memory every step
 // (no growth of the resident set, no page faults, no allocation from the system). Behind
 // `normlab bench models --memory`, which prints it for every reference workload at steps 100
-// and 1000 (docs/performance.md, the sixth round's "Steady state" table).
+// and 1000 (docs/performance-history.md, the sixth round's "Steady state" table).
 #pragma once
 #include <cstdint>
 

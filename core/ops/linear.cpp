@@ -4,11 +4,11 @@
 // gradient goes straight into the three GEMM/reduction consumers (no copy through an add node).
 //   x: (..., in), W: (out, in), b: (out) or undefined -> y: (..., out)
 //   dx = dy W,  dW = dyᵀ x (over all rows),  db = sum over rows of dy (rows in order).
-// At 2+ threads dx and dW run at once, one per thread (sgemm_pair: the bits of one thread);
-// the forward's product, like any of 1 M multiply-adds or more, is split over the threads by
-// sgemm itself (rounding differently from one thread; docs/performance.md, eleventh round).
-// Rounding: with K = in above OpenBLAS's K block, the bias joins the first partial sum instead
-// of the final one (a fixed, deterministic order; see docs/performance.md).
+// At 2+ threads dx and dW run at once, one per thread (sgemm_pair: the bits of one thread); the
+// forward's product, like any of 1 M multiply-adds or more, is split over the threads by sgemm
+// itself (rounding differently from one thread; docs/performance-history.md, eleventh round).
+// Rounding: with K = in above OpenBLAS's K block, the bias joins the first partial sum instead of
+// the final one (a fixed, deterministic order; docs/performance-history.md, second round, step 4).
 #include <cstring>
 
 #include "core/autograd.h"

@@ -256,16 +256,15 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
       };
       // The block's deviations are summed from a shift close to its mean, in one pass where the
       // shift can be had without reading the block first: after the chunk's first block, the
-      // chunk's mean so far; for the first block, the float mean of its first kPrefixRows rows
-      // (a small read, from cache again in the pass). The rows of a batch are exchangeable, so
-      // either shift is within a fraction of a standard deviation of the block's mean, and
-      // s2 - s1²/nb loses nothing. Where it is not (sorted rows, a drifting distribution),
-      // s1² > s2·nb/2 in some channel (the shift is more than one standard deviation off:
-      // s2 - s1²/nb would cancel more than a bit of the block's own spread, and s2 may even
-      // overflow where the block's deviations do not), and the block takes two passes: its own
-      // float mean, then the deviations from it. Saves the second read of most blocks (BatchNorm
-      // fwd 2048×128 1.12-1.19× faster, docs/performance.md step 21; the first blocks' prefix:
-      // ninth round).
+      // chunk's mean so far; for the first block, the float mean of its first kPrefixRows rows (a
+      // small read, from cache again in the pass). The rows of a batch are exchangeable, so either
+      // shift is within a fraction of a standard deviation of the block's mean, and s2 - s1²/nb
+      // loses nothing. Where it is not (sorted rows, a drifting distribution), s1² > s2·nb/2 in
+      // some channel (the shift is more than one standard deviation off: s2 - s1²/nb would cancel
+      // more than a bit of the block's own spread, and s2 may even overflow where the block's
+      // deviations do not), and the block takes two passes: its own float mean, then the deviations
+      // from it. Saves the second read of most blocks (BatchNorm fwd 2048×128 1.12-1.19× faster,
+      // docs/performance-history.md, step 21; the first blocks' prefix: ninth round).
       // False on NaN (comparisons with it are false); an infinite s2 retries too. Vectorised:
       // as a scalar loop this check cost 6-12 % of the whole pass at C = 256-1024 (ninth round).
       auto shift_ok = [&] {

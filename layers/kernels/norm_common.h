@@ -23,7 +23,7 @@ constexpr int kFloatLanes = 64;
 // Rows per pool chunk for a norm kernel's row loops: at least this many elements per chunk.
 // A parallel_for costs ~5-15 µs here (waking a pool worker), about what 64 K elements of a norm
 // pass take, so smaller tensors (512x64 is 32 K) stay on the calling thread
-// (docs/performance.md, "Pool wake-up").
+// (docs/performance-history.md, "Pool wake-up").
 constexpr int64_t kNormGrainElems = int64_t{1} << 16;
 inline int64_t norm_row_grain(int64_t C) { return std::max<int64_t>(1, kNormGrainElems / std::max<int64_t>(1, C)); }
 
@@ -152,13 +152,13 @@ struct NormReference {
 inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 
 // Zeroed scratch arrays for one kernel call (per-chunk partial sums, per-channel coefficients):
-// `arrays` arrays of `len` floats, scratch[k] the k-th. They come from the tensor allocator's
-// cache (core/storage.h): 64-byte aligned, and no system allocation once a training loop is in
-// its steady state; each array starts on a cache line (stride(): len rounded up to 16 floats).
-// Inner loops load and store these arrays as 16-float vectors; at std::vector's 16-byte
-// alignment every such access straddled two cache lines, and at 2 threads neighbouring chunks'
-// partials shared a line (docs/performance.md, eighth round). C++'s aligned operator new was no
-// substitute: 10-20x slower than malloc here.
+// `arrays` arrays of `len` floats, scratch[k] the k-th. They come from the tensor allocator's cache
+// (core/storage.h): 64-byte aligned, and no system allocation once a training loop is in its steady
+// state; each array starts on a cache line (stride(): len rounded up to 16 floats). Inner loops
+// load and store these arrays as 16-float vectors; at std::vector's 16-byte alignment every such
+// access straddled two cache lines, and at 2 threads neighbouring chunks' partials shared a line
+// (docs/performance-history.md, eighth round). C++'s aligned operator new was no substitute: 10-20x
+// slower than malloc here.
 //
 // Scratch(arrays, len, rows, row_len): when the rows a loop streams while it stores into the
 // scratch are whole 4 KiB pages long (row_len a multiple of 1024), the buffer also starts half a
@@ -222,7 +222,7 @@ enum class OutStore { kWrite, kAdd, kStream };
 // medians of 6 alternated runs), streaming wins from 16 MiB arrays (8192x512: LayerNorm 3.70 ->
 // 3.22 ms, BatchNorm 4.67 -> 4.34 ms; 8192x1024: 8.99 -> 7.47, 10.24 -> 9.52) and not below
 // (8 MiB, 8192x256: LayerNorm 1.50 -> 1.43, BatchNorm 1.86 -> 2.05; 4 MiB: both lose 15-20 %),
-// so 16 MiB is the default (docs/performance.md, seventh round).
+// so 16 MiB is the default (docs/performance-history.md, seventh round).
 // NORMLAB_STREAM_MIB=N sets another threshold (0: never stream), for A/B measurements.
 constexpr int64_t kDefaultStreamBytes = int64_t{16} << 20;
 
