@@ -45,22 +45,14 @@ Partition partition(int64_t R, int64_t C) {
   return p;
 }
 
-// fn(k, r0, r1) for every chunk k (rows [r0, r1)), chunks spread over the pool. Each thread
-// runs its chunks last to first (rows ascending within a chunk, for the prefetchers): a
-// reduction then starts on the rows the op before it wrote or read last, and ends on the first
-// rows, where the output pass after it (rows ascending) starts — so each pass begins on rows
-// still in L3 instead of the ones evicted longest ago. The chunks' partials are combined in
-// chunk order afterwards, so the bits do not depend on this order. BatchNorm fwd+bwd,
-// in-process alternation against chunks in order: 1.04-1.06x at 8192x256 (1 thread), 1.08x
-// (2 threads), 1.03x at 8192x1024, 1.18x at 4096x256, 2048x128 and 512x64 unchanged
-// (docs/performance-history.md, fifteenth round).
+// fn(k, r0, r1) for every chunk k (rows [r0, r1)), chunks spread over the pool.
 template <class Fn>
 void for_each_chunk(const Partition& p, int64_t R, Fn&& fn) {
   parallel_for(p.chunks, 1, [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k1 - 1; k >= k0; --k)
-      fn(k, p.chunk_begin(k), std::min(R, p.chunk_begin(k + 1)));
+    for (int64_t k = k0; k < k1; ++k) fn(k, p.chunk_begin(k), std::min(R, p.chunk_begin(k + 1)));
   });
 }
+
 
 // Rows whose mean shifts a chunk's first block in the statistics (see batchnorm_moments):
 // a 32-row mean is typically within 0.18 standard deviations (1/√32) of the block's.
