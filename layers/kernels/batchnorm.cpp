@@ -63,6 +63,21 @@ constexpr int64_t kPrefixRows = 32;
 // per sweep share them.
 constexpr int kSweepRows = 4;
 
+// The reductions (statistics, gradient sums) prefetch the rows this many bytes ahead of each
+// sweep. A sweep reads 4 rows side by side, 4 interleaved streams, and the hardware prefetchers
+// alone fall behind on them: BatchNorm fwd+bwd at 8192x256 ran 1.13x faster with it at 1 thread,
+// 1.06x at 2, 8192x512 1.14x / 1.09x, 16384x128 1.16x / 1.09x; L2-sized tensors (2048x128,
+// 512x64) and 8192x1024 within noise; 2 KB ahead gained little, 4-8 KB the most
+// (docs/performance-history.md, fifteenth round). The output passes gained nothing from it.
+// Tensors of at most 1 MiB (this machine's L2) skip it: 512x64 ran 0.96x with it.
+constexpr int64_t kPrefetchBytes = 8192;
+constexpr int64_t kPrefetchMinBytes = int64_t{1} << 20;
+// Elements ahead for R rows of C floats: whole rows, at least one; 0 (no prefetch) for a small x.
+int64_t prefetch_ahead(int64_t R, int64_t C) {
+  if (R * C * 4 <= kPrefetchMinBytes) return 0;
+  return std::max<int64_t>(1, kPrefetchBytes / (4 * std::max<int64_t>(1, C))) * C;
+}
+
 // Block statistics, pass 1, for kRows rows (pointers rows[0..kRows)): s1 += Σ_i (x_i - xf).
 template <int kRows>
 void shifted_sums(const float* const* rows, const float* xf, float* s1, int64_t C) {
@@ -80,11 +95,17 @@ void shifted_sums(const float* const* rows, const float* xf, float* s1, int64_t 
   }
 }
 
-// Block statistics, pass 2, for kRows rows: with d = x - sh, s1 += Σ d and s2 += Σ d².
+// Block statistics, pass 2, for kRows rows: with d = x - sh, s1 += Σ d and s2 += Σ d². Prefetches
+// each row `ahead` elements on (none when 0) where that stays before x_end.
 template <int kRows>
-void deviation_sums(const float* const* rows, const float* sh, float* s1, float* s2, int64_t C) {
+void deviation_sums(const float* const* rows, const float* sh, float* s1, float* s2, int64_t C,
+                    int64_t ahead, const float* x_end) {
+  const float* next[kRows];
+  for (int i = 0; i < kRows; ++i) next[i] = x_end - rows[i] > ahead ? rows[i] + ahead : rows[i];
   int64_t c = 0;
   for (; c + kWidth <= C; c += kWidth) {
+    if (ahead > 0)
+      for (int i = 0; i < kRows; ++i) simd::prefetch(next[i] + c);
     const Vf16 m = simd::load(sh + c);
     Vf16 d = simd::load(rows[0] + c) - m;
     Vf16 a1 = d, a2 = d * d;
@@ -110,12 +131,20 @@ void deviation_sums(const float* const* rows, const float* sh, float* s1, float*
 }
 
 // Backward sums for kRows rows at element offsets offs[0..kRows): ady += Σ dy,
-// adx += Σ dy (x - m).
+// adx += Σ dy (x - m). Prefetches each row of dy and x `ahead` elements on (none when 0), within
+// total.
 template <int kRows>
 void grad_sums_rows(const float* dy, const float* x, const int64_t* offs, const float* m,
-                    float* ady, float* adx, int64_t C) {
+                    float* ady, float* adx, int64_t C, int64_t ahead, int64_t total) {
+  int64_t next[kRows];
+  for (int i = 0; i < kRows; ++i) next[i] = offs[i] + ahead < total ? offs[i] + ahead : offs[i];
   int64_t c = 0;
   for (; c + kWidth <= C; c += kWidth) {
+    if (ahead > 0)
+      for (int i = 0; i < kRows; ++i) {
+        simd::prefetch(dy + next[i] + c);
+        simd::prefetch(x + next[i] + c);
+      }
     const Vf16 vm = simd::load(m + c);
     Vf16 d = simd::load(dy + offs[0] + c);
     Vf16 a1 = d, a2 = d * (simd::load(x + offs[0] + c) - vm);
@@ -225,6 +254,8 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
                           double* mean_out, double* m2_out) {
   const Partition P = partition(R, C);
   const size_t Cs = static_cast<size_t>(C);
+  const int64_t ahead = prefetch_ahead(R, C);
+  const float* x_end = x + R * C;
   // Per chunk: (n, M, M2) over its valid rows.
   DoubleScratch part(2 * C * P.chunks);
   std::vector<int64_t> count(P.chunks, 0);
@@ -251,8 +282,8 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
         std::fill(s2, s2 + C, 0.0f);
         int64_t i = 0;
         for (; i + kSweepRows <= nb; i += kSweepRows)
-          deviation_sums<kSweepRows>(&rows[i], sh, s1, s2, C);
-        for (; i < nb; ++i) deviation_sums<1>(&rows[i], sh, s1, s2, C);
+          deviation_sums<kSweepRows>(&rows[i], sh, s1, s2, C, ahead, x_end);
+        for (; i < nb; ++i) deviation_sums<1>(&rows[i], sh, s1, s2, C, ahead, x_end);
       };
       // The block's deviations are summed from a shift close to its mean, in one pass where the
       // shift can be had without reading the block first: after the chunk's first block, the
@@ -387,6 +418,7 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
   std::fill(sums, sums + 2 * C, 0.0);
   {
     const Partition P = partition(R, C);
+    const int64_t ahead = prefetch_ahead(R, C);
     DoubleScratch part(2 * C * P.chunks);
     for_each_chunk(P, R, [&](int64_t k, int64_t r0, int64_t r1) {
       double* __restrict pdy = part.data() + 2 * Cs * k;
@@ -405,8 +437,8 @@ void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, con
         std::fill_n(adx, C, 0.0f);
         int64_t i = 0;
         for (; i + kSweepRows <= nb; i += kSweepRows)
-          grad_sums_rows<kSweepRows>(dy, x, &rows[i], m, ady, adx, C);
-        for (; i < nb; ++i) grad_sums_rows<1>(dy, x, &rows[i], m, ady, adx, C);
+          grad_sums_rows<kSweepRows>(dy, x, &rows[i], m, ady, adx, C, ahead, R * C);
+        for (; i < nb; ++i) grad_sums_rows<1>(dy, x, &rows[i], m, ady, adx, C, ahead, R * C);
         for (int64_t c = 0; c < C; ++c) {
           pdy[c] += ady[c];
           pdx[c] += adx[c];

@@ -183,6 +183,26 @@ TEST_CASE("BatchNorm masked kernel matches the masked double reference (vectors,
   CHECK(worst_rel(bn->bias.grad().data(), ref.dbeta, 1e-3) < 1e-4);
 }
 
+TEST_CASE("BatchNorm kernels above 1 MiB (the reductions prefetch) match the double reference",
+          "[layers][batchnorm]") {
+  // 4500 x 70 floats (1.26 MB): the statistics and gradient sums prefetch rows ahead, up to the
+  // last rows (where they stop at the end of x); C = 70 leaves a 6-wide tail, every 10th row is
+  // padded, so valid and padded rows share sweeps.
+  const int64_t R = 4500, C = 70;
+  auto bn = make_bn(C, 91);
+  Tensor x = rand_tensor({R, C}, 92, true, -2.0f, 3.0f);
+  Tensor dy = rand_tensor({R, C}, 93, false);
+  Tensor mask = Tensor::ones({R});
+  for (int64_t r = 3; r < R; r += 10) mask.data()[r] = 0.0f;
+  Tensor y = bn->forward_masked(x, mask);
+  y.backward(dy);
+  const auto ref = kernels::batchnorm_reference(x, mask, bn->weight, bn->bias, dy, 1e-5, true);
+  CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-4);
+  CHECK(worst_rel(x.grad().data(), ref.dx, 1e-3) < 1e-4);
+  CHECK(worst_rel(bn->weight.grad().data(), ref.dgamma, 1e-3) < 1e-4);
+  CHECK(worst_rel(bn->bias.grad().data(), ref.dbeta, 1e-3) < 1e-4);
+}
+
 TEST_CASE("BatchNorm running statistics after 3 steps match a hand computation",
           "[layers][batchnorm]") {
   BatchNormOptions o;
