@@ -69,7 +69,7 @@ constexpr int kSweepRows = 4;
 // 1.06x at 2, 8192x512 1.14x / 1.09x, 16384x128 1.16x / 1.09x; L2-sized tensors (2048x128,
 // 512x64) and 8192x1024 within noise; 2 KB ahead gained little, 4-8 KB the most
 // (docs/performance-history.md, fifteenth round). The output passes gained nothing from it.
-// Tensors of at most 1 MiB (this machine's L2) skip it: 512x64 ran 0.96x with it.
+// Tensors of at most 1 MiB (this machine's L2), whose rows are in cache already, skip it.
 constexpr int64_t kPrefetchBytes = 8192;
 constexpr int64_t kPrefetchMinBytes = int64_t{1} << 20;
 // Elements ahead for R rows of C floats: whole rows, at least one; 0 (no prefetch) for a small x.
