@@ -56,6 +56,19 @@ Tensor length_mask(const std::vector<int64_t>& lengths, int64_t T) {
   return m;
 }
 
+// A masked training forward + backward of bn against the masked double reference: y, dx, dgamma
+// and dbeta within 1e-4 relative (1e-3 absolute floor).
+void check_masked_against_double(BatchNorm& bn, const Tensor& x, const Tensor& dy,
+                                 const Tensor& mask) {
+  Tensor y = bn.forward_masked(x, mask);
+  y.backward(dy);
+  const auto ref = kernels::batchnorm_reference(x, mask, bn.weight, bn.bias, dy, 1e-5, true);
+  CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-4);
+  CHECK(worst_rel(x.grad().data(), ref.dx, 1e-3) < 1e-4);
+  CHECK(worst_rel(bn.weight.grad().data(), ref.dgamma, 1e-3) < 1e-4);
+  CHECK(worst_rel(bn.bias.grad().data(), ref.dbeta, 1e-3) < 1e-4);
+}
+
 }  // namespace
 
 TEST_CASE("BatchNorm fused kernel matches the naive double reference (train and eval)",
@@ -174,13 +187,7 @@ TEST_CASE("BatchNorm masked kernel matches the masked double reference (vectors,
   Tensor x = rand_tensor({5, T, C}, 32, true, -2.0f, 3.0f);
   Tensor dy = rand_tensor({5, T, C}, 33, false);
   Tensor mask = length_mask(lengths, T);
-  Tensor y = bn->forward_masked(x, mask);
-  y.backward(dy);
-  const auto ref = kernels::batchnorm_reference(x, mask, bn->weight, bn->bias, dy, 1e-5, true);
-  CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-4);
-  CHECK(worst_rel(x.grad().data(), ref.dx, 1e-3) < 1e-4);
-  CHECK(worst_rel(bn->weight.grad().data(), ref.dgamma, 1e-3) < 1e-4);
-  CHECK(worst_rel(bn->bias.grad().data(), ref.dbeta, 1e-3) < 1e-4);
+  check_masked_against_double(*bn, x, dy, mask);
 }
 
 TEST_CASE("BatchNorm kernels above 1 MiB (the reductions prefetch) match the double reference",
@@ -194,13 +201,7 @@ TEST_CASE("BatchNorm kernels above 1 MiB (the reductions prefetch) match the dou
   Tensor dy = rand_tensor({R, C}, 93, false);
   Tensor mask = Tensor::ones({R});
   for (int64_t r = 3; r < R; r += 10) mask.data()[r] = 0.0f;
-  Tensor y = bn->forward_masked(x, mask);
-  y.backward(dy);
-  const auto ref = kernels::batchnorm_reference(x, mask, bn->weight, bn->bias, dy, 1e-5, true);
-  CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-4);
-  CHECK(worst_rel(x.grad().data(), ref.dx, 1e-3) < 1e-4);
-  CHECK(worst_rel(bn->weight.grad().data(), ref.dgamma, 1e-3) < 1e-4);
-  CHECK(worst_rel(bn->bias.grad().data(), ref.dbeta, 1e-3) < 1e-4);
+  check_masked_against_double(*bn, x, dy, mask);
 }
 
 TEST_CASE("BatchNorm running statistics after 3 steps match a hand computation",
