@@ -10,10 +10,11 @@
 Columns: ours and PyTorch (median wall ms per call), ratio = PyTorch / ours (> 1: normlab is
 faster); the same for process CPU time per call (summed over threads: on a machine shared with
 other jobs, wall time also counts waiting for a core, CPU time much less so); and
-the physical floor measured in the same run: matmul FLOPs / the best raw sgemm rate of the run
-for steps and matmuls, minimal bytes / the STREAM triad rate of the matching cache level for
-the norm kernels (ceilings from each one's fastest repetition); "% floor" = floor / ours. Without PyTorch (Debian python3-torch) only our
-numbers and the floors are printed.
+the physical floor measured in the same run: for a step, its matmul FLOPs / the best raw sgemm
+rate of the run; for a matmul, raw cblas_sgemm of the same shape (sgemm/MxNxK, measured next to
+ours in every round, the median); for the norm kernels, minimal bytes / the STREAM triad rate of
+the matching cache level (ceilings from each one's fastest repetition); "% floor" = floor /
+ours. Without PyTorch (Debian python3-torch) only our numbers and the floors are printed.
 
 With --rounds R > 1 each benchmark is measured R times, ours and PyTorch's back to back, the
 order swapped every round (the one run second in a pair is often a few % faster here); the
@@ -144,7 +145,10 @@ def main():
             if dump:
                 dump.write(json.dumps(dict(r, side="normlab")) + "\n")
         for name in names:
-            mine_runs, theirs_runs = [], []
+            mine_runs, theirs_runs, raw_runs = [], [], []
+            # A matmul's floor is raw sgemm of the same shape, measured next to ours in every round
+            # (one reading after the rounds had read 85-105 % for the same code).
+            raw_name = "sgemm/" + name.split("/")[1] if name.startswith("matmul/") else None
             for rnd in range(args.rounds):
                 # Alternate who goes first: the second of a back-to-back pair tends to run faster.
                 if rnd % 2 == 0:
@@ -156,6 +160,11 @@ def main():
                 if m is None:
                     break
                 mine_runs.append(m)
+                raw = ours(args.normlab, threads, raw_name, args.repeat) if raw_name else None
+                if raw:
+                    raw_runs.append(raw["median_ms"])
+                    if dump:
+                        dump.write(json.dumps(dict(raw, side="normlab", round=rnd)) + "\n")
                 if t:
                     theirs_runs.append(t)
                 if dump:
@@ -168,9 +177,8 @@ def main():
             theirs = ({k: statistics.median(r[k] for r in theirs_runs) for k in ("median_ms", "cpu_ms")}
                       if theirs_runs and len(theirs_runs) == len(mine_runs) else None)
             fl = floor_ms(name, mine_runs[0], ceil)  # FLOPs or bytes / ceiling: the same every round
-            if name.startswith("matmul/"):  # the floor of a matmul: raw sgemm, same shape, same run
-                raw = ours(args.normlab, threads, "sgemm/" + name.split("/")[1], args.repeat)
-                fl = raw["median_ms"] if raw else fl
+            if raw_runs:  # the floor of a matmul: raw sgemm, same shape, the median of the rounds
+                fl = statistics.median(raw_runs)
             ratios = ([t["median_ms"] / m["median_ms"] for m, t in zip(mine_runs, theirs_runs)]
                       if theirs else [])
             ratio = statistics.median(ratios) if ratios else None
