@@ -61,10 +61,17 @@ struct SpinningProcess {
   void start() {
     void* shared = mmap(nullptr, sizeof(std::atomic<bool>), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    spin = new (shared) std::atomic<bool>(false);
     int fds[2];
-    if (pipe(fds) != 0) std::exit(3);
+    if (shared == MAP_FAILED || pipe(fds) != 0) {
+      std::perror("spin-interference: the spinning process");
+      std::exit(3);
+    }
+    spin = new (shared) std::atomic<bool>(false);
     pid = fork();
+    if (pid < 0) {
+      std::perror("spin-interference: fork");
+      std::exit(3);
+    }
     if (pid == 0) {
       close(fds[1]);
       char go;
