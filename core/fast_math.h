@@ -30,6 +30,15 @@ inline float fast_exp_nonpos(float x) {
   return p * scale;
 }
 
+// exp(x) for x <= 0 (-inf included) where results below the normal floats may become 0: exactly
+// 0 below -87 (true exp is then < 1.7e-38, at most subnormal), fast_exp_nonpos above. For
+// softmax-like rows (x - max <= 0, -inf for masked entries), where libm's scalar expf would
+// keep the loop from vectorising.
+inline float fast_exp_nonpos_or_zero(float x) {
+  const float e = fast_exp_nonpos(x);
+  return x < -87.0f ? 0.0f : e;
+}
+
 // tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|); below |x| = 1/16 the Taylor series
 // x - x^3/3 + 2x^5/15 - 17x^7/315 avoids the cancellation in 1 - e.
 inline float fast_tanh(float x) {

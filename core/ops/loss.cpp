@@ -8,6 +8,8 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/fast_math.h"
+#include "core/lane_reduce.h"
 #include "core/ops.h"
 #include "core/threading.h"
 
@@ -90,10 +92,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
       if (pcls[i] < 0.0f) continue;
       const int64_t t = static_cast<int64_t>(pcls[i]);
       const float* x = px + i * C;
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t k = 0; k < C; ++k) m = x[k] > m ? x[k] : m;
-      float sum = 0.0f;
-      for (int64_t k = 0; k < C; ++k) sum += std::exp(x[k] - m);
+      const float m = lanes::max(x, C);
+      const float sum = lanes::sum(C, [x, m](int64_t k) { return fast_exp_nonpos_or_zero(x[k] - m); });
       pstats[2 * i] = m;
       pstats[2 * i + 1] = std::log(sum);
       acc -= static_cast<double>((x[t] - m) - pstats[2 * i + 1]);
@@ -125,10 +125,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
                    continue;
                  }
                  const float m = pstats[2 * i], ls = pstats[2 * i + 1];
-                 for (int64_t k = 0; k < C; ++k) {
-                   const float v = scale * std::exp((xi[k] - m) - ls);
-                   gi[k] = fresh ? v : gi[k] + v;
-                 }
+                 // p_k = exp((x_k - m) - log s) <= 1: one vectorised pass per row
+                 if (fresh)
+                   for (int64_t k = 0; k < C; ++k) gi[k] = scale * fast_exp_nonpos_or_zero((xi[k] - m) - ls);
+                 else
+                   for (int64_t k = 0; k < C; ++k) gi[k] += scale * fast_exp_nonpos_or_zero((xi[k] - m) - ls);
                  gi[t] -= scale;
                }
              });

@@ -16,6 +16,8 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/fast_math.h"
+#include "core/lane_reduce.h"
 #include "core/ops.h"
 #include "core/threading.h"
 
@@ -45,12 +47,6 @@ void for_rows(const Rows& r, F fn) {
   });
 }
 
-float row_max(const float* x, int64_t C) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t k = 0; k < C; ++k) m = x[k] > m ? x[k] : m;
-  return m;
-}
-
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 }  // namespace
@@ -63,17 +59,13 @@ Tensor softmax(const Tensor& a) {
   for_rows(r, [&](int64_t i) {
     const float* x = px + i * r.C;
     float* y = py + i * r.C;
-    const float m = row_max(x, r.C);
+    const float m = lanes::max(x, r.C);
     if (m == kNegInf) {  // fully masked row: zeros (see the file comment)
       for (int64_t k = 0; k < r.C; ++k) y[k] = 0.0f;
       return;
     }
-    float s = 0.0f;
-    for (int64_t k = 0; k < r.C; ++k) {
-      y[k] = std::exp(x[k] - m);
-      s += y[k];
-    }
-    const float inv = 1.0f / s;
+    for (int64_t k = 0; k < r.C; ++k) y[k] = fast_exp_nonpos_or_zero(x[k] - m);
+    const float inv = 1.0f / lanes::sum(y, r.C);
     for (int64_t k = 0; k < r.C; ++k) y[k] *= inv;
   });
   if (needs_grad({&a})) {
@@ -86,8 +78,7 @@ Tensor softmax(const Tensor& a) {
         const float* yi = pyy + i * r.C;
         const float* di = pd + i * r.C;
         float* gi = pa + i * r.C;
-        float dot = 0.0f;
-        for (int64_t k = 0; k < r.C; ++k) dot += di[k] * yi[k];
+        const float dot = lanes::dot(di, yi, r.C);
         // y == 0 on a masked row, so its gradient is 0 without a special case
         if (fresh)
           for (int64_t k = 0; k < r.C; ++k) gi[k] = yi[k] * (di[k] - dot);
@@ -107,13 +98,12 @@ Tensor log_softmax(const Tensor& a) {
   for_rows(r, [&](int64_t i) {
     const float* x = px + i * r.C;
     float* y = py + i * r.C;
-    const float m = row_max(x, r.C);
+    const float m = lanes::max(x, r.C);
     if (m == kNegInf) {  // fully masked row: log(0) everywhere
       for (int64_t k = 0; k < r.C; ++k) y[k] = kNegInf;
       return;
     }
-    float s = 0.0f;
-    for (int64_t k = 0; k < r.C; ++k) s += std::exp(x[k] - m);
+    const float s = lanes::sum(r.C, [x, m](int64_t k) { return fast_exp_nonpos_or_zero(x[k] - m); });
     // (x - m) - log(s), not x - (m + log(s)): rounding m + log(s) near a large m (logits
     // ~100) would cost up to half an ulp of m in every output.
     const float ls = std::log(s);
@@ -129,12 +119,10 @@ Tensor log_softmax(const Tensor& a) {
         const float* yi = pyy + i * r.C;
         const float* di = pd + i * r.C;
         float* gi = pa + i * r.C;
-        const bool masked = r.C > 0 && yi[0] == kNegInf && row_max(yi, r.C) == kNegInf;
-        float sd = 0.0f;
-        for (int64_t k = 0; k < r.C; ++k) sd += di[k];
-        if (masked) sd = 0.0f;
+        const bool masked = r.C > 0 && yi[0] == kNegInf && lanes::max(yi, r.C) == kNegInf;
+        const float sd = masked ? 0.0f : lanes::sum(di, r.C);
         for (int64_t k = 0; k < r.C; ++k) {
-          const float v = masked ? 0.0f : di[k] - std::exp(yi[k]) * sd;
+          const float v = masked ? 0.0f : di[k] - fast_exp_nonpos_or_zero(yi[k]) * sd;
           gi[k] = fresh ? v : gi[k] + v;
         }
       });

@@ -4,50 +4,14 @@
 #include <limits>
 
 #include "core/fast_math.h"
+#include "core/lane_reduce.h"
 #include "core/threading.h"
 
 namespace nl::kernels {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr int kLanes = 16;
 constexpr int64_t kGrain = kGrainHeavy;  // elements per thread
-
-// Sum of v[0..n) through kLanes partial sums merged in a fixed order (vectorisable, and the
-// order does not depend on how rows are split across threads).
-inline float lane_sum(const float* v, int64_t n) {
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) acc[k] += v[j + k];
-  float s = 0.0f;
-  for (int k = 0; k < kLanes; ++k) s += acc[k];
-  for (; j < n; ++j) s += v[j];
-  return s;
-}
-
-inline float lane_dot(const float* a, const float* b, int64_t n) {
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) acc[k] += a[j + k] * b[j + k];
-  float s = 0.0f;
-  for (int k = 0; k < kLanes; ++k) s += acc[k];
-  for (; j < n; ++j) s += a[j] * b[j];
-  return s;
-}
-
-inline float lane_max(const float* v, int64_t n) {
-  float acc[kLanes];
-  for (int k = 0; k < kLanes; ++k) acc[k] = kNegInf;
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) acc[k] = v[j + k] > acc[k] ? v[j + k] : acc[k];
-  float m = kNegInf;
-  for (int k = 0; k < kLanes; ++k) m = acc[k] > m ? acc[k] : m;
-  for (; j < n; ++j) m = v[j] > m ? v[j] : m;
-  return m;
-}
 
 // One query row: keys [0, len) are candidates (len = t + 1 under the causal mask, S without);
 // valid (or null) marks the padded keys among them. Keys from len on are masked.
@@ -61,7 +25,7 @@ void forward_row(const float* s, float* y, int64_t S, int64_t len, const float* 
     for (int64_t j = 0; j < len; ++j) y[j] = scale * s[j];
   }
   for (int64_t j = len; j < S; ++j) y[j] = 0.0f;
-  const float m = lane_max(y, len);
+  const float m = lanes::max(y, len);
   if (m == kNegInf) {  // every key masked: all zeros
     for (int64_t j = 0; j < len; ++j) y[j] = 0.0f;
     return;
@@ -69,7 +33,7 @@ void forward_row(const float* s, float* y, int64_t S, int64_t len, const float* 
   // 2: exp(x - m) (x - m <= 0), exactly 0 on masked keys
   for (int64_t j = 0; j < len; ++j) y[j] = y[j] == kNegInf ? 0.0f : fast_exp_nonpos(y[j] - m);
   // 3: normalise
-  const float inv = 1.0f / lane_sum(y, len);
+  const float inv = 1.0f / lanes::sum(y, len);
   for (int64_t j = 0; j < len; ++j) y[j] *= inv;
 }
 
@@ -97,7 +61,7 @@ void masked_softmax_backward(const float* y, const float* dy, float* ds, int64_t
       const float* dr = dy + r * S;
       float* gr = ds + r * S;
       const int64_t t = r % T, len = causal ? (t + 1 < S ? t + 1 : S) : S;
-      const float dot = lane_dot(dr, yr, len);
+      const float dot = lanes::dot(dr, yr, len);
       if (accumulate) {
         for (int64_t j = 0; j < len; ++j) gr[j] += scale * yr[j] * (dr[j] - dot);
       } else {

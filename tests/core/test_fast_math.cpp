@@ -1,5 +1,6 @@
-// fast_tanh / fast_exp_nonpos against libm in double precision.
+// fast_tanh / fast_exp_nonpos(_or_zero) against libm in double precision.
 #include <cmath>
+#include <limits>
 
 #include "core/fast_math.h"
 #include "helpers.h"
@@ -29,6 +30,16 @@ TEST_CASE("fast_exp_nonpos matches std::exp on [-87, 0]", "[core]") {
     worst_rel = std::max(worst_rel, std::abs(nl::fast_exp_nonpos(xf) / std::exp(double(xf)) - 1.0));
   }
   REQUIRE(worst_rel < 5e-7);  // a few ulps (ulp = 6e-8 relative)
+}
+
+TEST_CASE("fast_exp_nonpos_or_zero: exp on [-87, 0], 0 below and at -inf, NaN kept", "[core]") {
+  for (float x : {0.0f, -1e-7f, -0.5f, -10.0f, -86.99f})
+    REQUIRE(nl::fast_exp_nonpos_or_zero(x) == nl::fast_exp_nonpos(x));
+  REQUIRE(nl::fast_exp_nonpos_or_zero(0.0f) == 1.0f);
+  REQUIRE(nl::fast_exp_nonpos_or_zero(-87.5f) == 0.0f);
+  REQUIRE(nl::fast_exp_nonpos_or_zero(-1e30f) == 0.0f);
+  REQUIRE(nl::fast_exp_nonpos_or_zero(-std::numeric_limits<float>::infinity()) == 0.0f);
+  REQUIRE(std::isnan(nl::fast_exp_nonpos_or_zero(std::numeric_limits<float>::quiet_NaN())));
 }
 
 TEST_CASE("fast_normal_cdf and fast_gelu(_grad) match the erf form in double", "[core]") {

@@ -1,6 +1,7 @@
 // cross_entropy and mse_loss: hand values, masks and ignore_index, the naive composition
 // (log_softmax + pick) as reference, gradients, and bad targets / shapes.
 #include <cmath>
+#include <limits>
 
 #include "helpers.h"
 
@@ -46,6 +47,36 @@ TEST_CASE("cross_entropy hand values", "[ops]") {
   Tensor x3 = Tensor::from_vector({1000, 1000 + std::log(3.0f)}, {1, 2});
   REQUIRE(cross_entropy(x3, Tensor::from_vector({1}, {1})).item() ==
           Approx(-std::log(0.75f)).margin(1e-3));  // 1000 + ln3 rounds in float32
+}
+
+TEST_CASE("cross_entropy over 37 classes matches log-sum-exp in double; -inf logits get 0",
+          "[ops]") {
+  // 37 = two 16-lane blocks and a tail of 5: every path of the lane reductions.
+  const int64_t N = 3, C = 37;
+  Tensor x = rand_tensor({N, C}, 7, false, -6.0f, 6.0f);
+  x.data()[1 * C + 20] = -std::numeric_limits<float>::infinity();
+  Tensor t = Tensor::from_vector({5, 36, 0}, {N});
+  double ref = 0.0;
+  for (int64_t i = 0; i < N; ++i) {
+    const float* row = x.data() + i * C;
+    double m = -1e300, s = 0.0;
+    for (int64_t k = 0; k < C; ++k) m = std::max(m, double(row[k]));
+    for (int64_t k = 0; k < C; ++k) s += std::exp(double(row[k]) - m);
+    ref += m + std::log(s) - row[static_cast<int64_t>(t.data()[i])];
+  }
+  ref /= N;
+  Tensor xg = x.clone().requires_grad_();
+  Tensor loss = cross_entropy(xg, t);
+  REQUIRE(std::abs(loss.item() - ref) < 1e-6 * std::abs(ref) + 1e-6);
+  loss.backward();
+  REQUIRE(xg.grad().at({1, 20}) == 0.0f);  // p = 0 exactly, as in PyTorch
+  for (float g : xg.grad().to_vector()) REQUIRE(std::isfinite(g));
+  // each row's gradient sums to 0 (softmax - one-hot), up to rounding
+  for (int64_t i = 0; i < N; ++i) {
+    double row_sum = 0.0;
+    for (int64_t k = 0; k < C; ++k) row_sum += xg.grad().at({i, k});
+    REQUIRE(std::abs(row_sum) < 1e-6);
+  }
 }
 
 TEST_CASE("cross_entropy with mask and ignore_index matches the reference", "[ops]") {

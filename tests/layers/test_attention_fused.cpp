@@ -11,6 +11,7 @@
 
 #include "helpers.h"
 #include "layers/attention.h"
+#include "layers/kernels/masked_softmax.h"
 
 using namespace nl;
 using nl::test::rand_tensor;
@@ -135,6 +136,39 @@ TEST_CASE("scaled_masked_softmax gives fully masked rows zeros and zero gradient
       CHECK(s.grad().at({1, t, j}) == 0.0f);
       CHECK(std::isfinite(s.grad().at({0, t, j})));
     }
+}
+
+TEST_CASE("causal masked softmax never reads scores or dy above the diagonal",
+          "[layers][attention][fused]") {
+  // Under the causal triangle those entries are never computed: NaN there must not leak. Row
+  // lengths 1..37 cover whole 16-lane blocks, padded blocks and the last block cut at S.
+  const int64_t N = 2, T = 37, S = 37;
+  Tensor s = rand_tensor({N, T, S}, 70, false, -4.0f, 4.0f);
+  Tensor dy = rand_tensor({N, T, S}, 71, false, -1.0f, 1.0f);
+  Tensor s_nan = s.clone(), dy_nan = dy.clone();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = t + 1; j < S; ++j) {
+        s_nan.set({n, t, j}, std::numeric_limits<float>::quiet_NaN());
+        dy_nan.set({n, t, j}, std::numeric_limits<float>::quiet_NaN());
+      }
+  kernels::SoftmaxMask mask;
+  mask.causal = true;
+  Tensor y = Tensor::empty({N, T, S}), y_nan = Tensor::empty({N, T, S});
+  kernels::masked_softmax_forward(s.data(), y.data(), N, T, S, 0.5f, mask);
+  kernels::masked_softmax_forward(s_nan.data(), y_nan.data(), N, T, S, 0.5f, mask);
+  REQUIRE(y_nan.to_vector() == y.to_vector());
+  for (bool accumulate : {false, true}) {
+    Tensor ds = Tensor::ones({N, T, S}), ds_nan = Tensor::ones({N, T, S});
+    kernels::masked_softmax_backward(y.data(), dy.data(), ds.data(), N, T, S, 0.5f, accumulate,
+                                     true);
+    kernels::masked_softmax_backward(y.data(), dy_nan.data(), ds_nan.data(), N, T, S, 0.5f,
+                                     accumulate, true);
+    INFO("accumulate " << accumulate);
+    REQUIRE(ds_nan.to_vector() == ds.to_vector());
+    // above the diagonal: untouched (1) when accumulating, 0 when writing
+    REQUIRE(ds.at({1, 3, 20}) == (accumulate ? 1.0f : 0.0f));
+  }
 }
 
 TEST_CASE("attention_heads agrees with the per-head-copy composition, values and gradients",
