@@ -120,10 +120,17 @@ Tensor rnn_cell_update(const Tensor& n, const Tensor& h_prev, const Tensor& m, b
                    continue;
                  }
                  if (relu) {
+                   // dy loaded on every lane, then selected: the loop vectorises
                    if (fresh)
-                     for (int64_t j = 0; j < H; ++j) o[j] = yy[j] > 0.0f ? dy[j] : 0.0f;
+                     for (int64_t j = 0; j < H; ++j) {
+                       const float dv = dy[j];
+                       o[j] = yy[j] > 0.0f ? dv : 0.0f;
+                     }
                    else
-                     for (int64_t j = 0; j < H; ++j) o[j] += yy[j] > 0.0f ? dy[j] : 0.0f;
+                     for (int64_t j = 0; j < H; ++j) {
+                       const float dv = dy[j];
+                       o[j] += yy[j] > 0.0f ? dv : 0.0f;
+                     }
                  } else {
                    if (fresh)
                      for (int64_t j = 0; j < H; ++j) o[j] = dy[j] * (1.0f - yy[j] * yy[j]);

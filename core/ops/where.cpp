@@ -74,7 +74,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const float *pa = ea.data(), *pb = eb.data();
   const uint8_t* ps = sel->data();
   detail::map_into(out.data(), out.numel(), kGrainCheap,
-                   [&](int64_t k) { return ps[k] ? pa[k] : pb[k]; });
+                   [pa, pb, ps](int64_t k) {
+                     const float va = pa[k], vb = pb[k];  // both loaded: a select, not a branch
+                     return ps[k] ? va : vb;
+                   });
   if (needs_grad({&a, &b})) {
     record(out, "where", {a, b}, [sel, sa = a.shape(), sb = b.shape()](const Tensor& d,
                                                                        GradSink& g) {
@@ -85,7 +88,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
         const uint8_t want = i == 0 ? 1 : 0;  // a takes the selected positions, b the rest
         Tensor part = Tensor::empty(d.shape());
         detail::map_into(part.data(), d.numel(), kGrainCheap,
-                         [&](int64_t k) { return ps[k] == want ? pd[k] : 0.0f; });
+                         [pd, ps, want](int64_t k) {
+                           const float dv = pd[k];  // loaded on every lane: the select vectorises
+                           return ps[k] == want ? dv : 0.0f;
+                         });
         g.add(i, sum_to(part, i == 0 ? sa : sb));
       }
     });
