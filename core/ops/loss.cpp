@@ -2,7 +2,6 @@
 // backward, mask and ignore_index, mean over counted positions) and mse_loss with an
 // optional mask. Both return a scalar; 0 when no position counts.
 #include <cmath>
-#include <limits>
 #include <sstream>
 #include <vector>
 
