@@ -95,6 +95,15 @@ inline float fast_gelu_grad(float x) {
   return normal_cdf_given_exp(x, e) + x * (0.39894228040143268f * e);
 }
 
+// GELU and its derivative together (the forward of a GELU whose gradient will be needed): the
+// same operations as fast_gelu and fast_gelu_grad, one exp and one erfc for both.
+inline void fast_gelu_with_grad(float x, float* y, float* dydx) {
+  const float e = half_square_exp(x);
+  const float cdf = normal_cdf_given_exp(x, e);
+  *y = x * cdf;
+  *dydx = cdf + x * (0.39894228040143268f * e);
+}
+
 // y[i] = tanh(x[i]) for i < n (the loop vectorises: no calls, no branches).
 inline void fast_tanh(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fast_tanh(x[i]);

@@ -55,6 +55,10 @@ TEST_CASE("fast_normal_cdf and fast_gelu(_grad) match the erf form in double", "
     (x >= -5.0 ? worst_cdf_rel : worst_tail_rel) = std::max(x >= -5.0 ? worst_cdf_rel : worst_tail_rel, rel);
     worst_gelu = std::max(worst_gelu, std::abs(nl::fast_gelu(xf) - xd * cdf) / std::max(1.0, std::abs(xd)));
     worst_grad = std::max(worst_grad, std::abs(nl::fast_gelu_grad(xf) - (cdf + xd * pdf)));
+    // the forward-with-gradient form computes the same two values, bit for bit
+    float y = 0.0f, dydx = 0.0f;
+    nl::fast_gelu_with_grad(xf, &y, &dydx);
+    if (y != nl::fast_gelu(xf) || dydx != nl::fast_gelu_grad(xf)) FAIL("fast_gelu_with_grad differs at x = " << x);
   }
   REQUIRE(worst_cdf_rel < 4e-6);
   REQUIRE(worst_tail_rel < 3e-5);
