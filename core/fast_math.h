@@ -89,14 +89,9 @@ inline float fast_normal_cdf(float x) { return normal_cdf_given_exp(x, half_squa
 // GELU, exact erf form (Hendrycks & Gimpel 2016): y = x·Φ(x).
 inline float fast_gelu(float x) { return x * fast_normal_cdf(x); }
 
-// Its derivative: Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π): one exp for both.
-inline float fast_gelu_grad(float x) {
-  const float e = half_square_exp(x);
-  return normal_cdf_given_exp(x, e) + x * (0.39894228040143268f * e);
-}
-
-// GELU and its derivative together (the forward of a GELU whose gradient will be needed): the
-// same operations as fast_gelu and fast_gelu_grad, one exp and one erfc for both.
+// GELU and its derivative Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π), together: one exp and one
+// erfc for both (the forward of a GELU whose gradient will be needed saves dy/dx); y is
+// bit for bit fast_gelu(x).
 inline void fast_gelu_with_grad(float x, float* y, float* dydx) {
   const float e = half_square_exp(x);
   const float cdf = normal_cdf_given_exp(x, e);
