@@ -195,8 +195,9 @@ Tensor relu(const Tensor& a) {
 // operations per element), and saves that instead of x: the backward is then one multiply per
 // element instead of a second exp and erfc.
 Tensor gelu(const Tensor& a) {
-  if (!needs_grad({&a})) return unary_forward("gelu", a, kGrainHeavy, [](float x) { return fast_gelu(x); });
   check_defined("gelu", a);
+  if (!needs_grad({&a}))
+    return unary_forward("gelu", a, kGrainHeavy, [](float x) { return fast_gelu(x); });
   Tensor out = Tensor::empty(a.shape()), slope = Tensor::empty(a.shape());
   const float* x = a.data();
   float *py = out.data(), *ps = slope.data();

@@ -162,6 +162,12 @@ TEST_CASE("gelu with a gradient to come: the same output, and the gradient its d
   }
 }
 
+TEST_CASE("unary ops name themselves when given an undefined tensor", "[ops][errors]") {
+  REQUIRE_THROWS_WITH(gelu(Tensor()), Catch::Contains("gelu") && Catch::Contains("undefined"));
+  REQUIRE_THROWS_WITH(relu(Tensor()), Catch::Contains("relu") && Catch::Contains("undefined"));
+  REQUIRE_THROWS_WITH(tanh(Tensor()), Catch::Contains("tanh") && Catch::Contains("undefined"));
+}
+
 TEST_CASE("unary ops run the parallel path and agree with the serial one", "[ops][threads]") {
   // 100k elements exceed the parallel grain; the values must not depend on the thread count.
   Tensor x = rand_tensor({100000}, 3, false, -3.0f, 3.0f);
