@@ -192,8 +192,8 @@ Tensor relu(const Tensor& a) {
 // dy/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi). Phi comes from
 // fast_normal_cdf (core/fast_math.h, relative error ~1e-7, no libm call). When a gradient is
 // needed the forward also writes dy/dx, from the exp and Phi it has already computed (two more
-// operations per element), and saves that instead of x: the backward is then one multiply per
-// element instead of a second exp and erfc.
+// operations per element), and the backward multiplies by it instead of computing a second exp
+// and erfc. The price is that buffer: the node keeps x alive as its input all the same.
 Tensor gelu(const Tensor& a) {
   check_defined("gelu", a);
   if (!needs_grad({&a}))
