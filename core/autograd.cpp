@@ -27,10 +27,6 @@ struct TraversalLists {
   bool busy = false;
 };
 
-// Allocates a gradient buffer shaped like `like`; zero-filled unless the caller overwrites.
-Tensor new_grad(const Tensor& like, bool zero) {
-  return zero ? Tensor::zeros(like.shape()) : Tensor::empty(like.shape());
-}
 }  // namespace
 
 // ---- grad mode -------------------------------------------------------------------------------
@@ -52,37 +48,42 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 }
 
 // ---- nodes -----------------------------------------------------------------------------------
-Node::Node(const char* name, std::vector<Tensor> inputs, BackwardFn fn)
-    : name_(name), inputs_(std::move(inputs)), fn_(std::move(fn)) {
-  needs_.resize(inputs_.size());
-  for (size_t i = 0; i < inputs_.size(); ++i)
-    needs_[i] = inputs_[i].defined() && inputs_[i].requires_grad();
+Node::Node(const char* name, const std::vector<Tensor>& inputs, BackwardFn fn)
+    : name_(name), fn_(std::move(fn)) {
+  edges_.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& in = inputs[i];
+    if (!in.defined() || !in.requires_grad()) continue;
+    Edge& e = edges_[i];
+    e.shape = in.shape();
+    if (in.impl()->grad_fn)
+      e.producer = in.impl()->grad_fn;
+    else
+      e.leaf = in.impl_ptr();
+  }
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
 }
 
 Node::~Node() {
-  // Unlink the chain below this node iteratively: a node whose last owner is us is emptied
+  // Unlink the chain below this node iteratively: a producer whose last owner is us is emptied
   // here instead of in a nested destructor call.
   std::vector<std::shared_ptr<Node>> pending;
-  auto collect = [&](std::vector<Tensor>& inputs) {
-    for (Tensor& t : inputs) {
-      if (t.defined() && t.impl_ptr().use_count() == 1) {
-        std::shared_ptr<Node>& producer = t.impl()->grad_fn;
-        if (producer && producer.use_count() == 1) pending.push_back(std::move(producer));
-      }
-      // Drop each handle at once, so that a second handle to the same tensor (an op that took
-      // it twice, as in x*x) sees the true count and its producer is unlinked here as well.
-      t = Tensor();
+  auto collect = [&](std::vector<Edge>& edges) {
+    for (Edge& e : edges) {
+      if (e.producer && e.producer.use_count() == 1)
+        pending.push_back(std::move(e.producer));
+      else  // dropped at once, so that a second edge to the same producer (an op that took
+        e.producer.reset();  // one tensor twice, as in x*x) sees the true count and defers it
     }
-    inputs.clear();
+    edges.clear();
   };
   fn_ = nullptr;  // saved tensors captured by the closure may also hold chains
-  collect(inputs_);
+  collect(edges_);
   while (!pending.empty()) {
     std::shared_ptr<Node> n = std::move(pending.back());
     pending.pop_back();
     n->fn_ = nullptr;
-    collect(n->inputs_);
+    collect(n->edges_);
   }
   g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -96,23 +97,25 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, Node::Bac
 }
 
 // ---- gradient sink ---------------------------------------------------------------------------
-bool GradSink::needs(size_t i) const { return i < node_.needs_.size() && node_.needs_[i]; }
+bool GradSink::needs(size_t i) const {
+  return i < node_.edges_.size() && node_.edges_[i].needs_grad();
+}
 
 Tensor& GradSink::target(size_t i, bool* overwrite) {
   if (!needs(i)) throw AutogradError(std::string(node_.name_) + ": gradient of input " +
                                      std::to_string(i) + " requested but not needed");
-  const Tensor& input = node_.inputs_[i];
-  TensorImpl* impl = input.impl();
-  if (handles_.size() < node_.inputs_.size()) handles_.resize(node_.inputs_.size());
-  if (impl->grad_fn) {  // an intermediate: its producer's accumulator for this pass
-    Tensor& g = impl->grad_fn->grad_;
+  const Edge& edge = node_.edges_[i];
+  if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
+  if (edge.producer) {  // an intermediate: its producer's accumulator for this pass
+    Tensor& g = edge.producer->grad_;
     *overwrite = !g.defined();
-    if (*overwrite) g = new_grad(input, false);
+    if (*overwrite) g = Tensor::empty(edge.shape);
     handles_[i] = g;
   } else {  // a leaf: its .grad persists across backward calls (accumulates until zero_grad)
-    *overwrite = impl->grad == nullptr;
-    if (*overwrite) impl->grad = new_grad(input, false).impl_ptr();
-    handles_[i] = Tensor(impl->grad);
+    TensorImpl* leaf = edge.leaf.get();
+    *overwrite = leaf->grad == nullptr;
+    if (*overwrite) leaf->grad = Tensor::empty(edge.shape).impl_ptr();
+    handles_[i] = Tensor(leaf->grad);
   }
   return handles_[i];
 }
@@ -190,10 +193,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
                           "' was already freed by an earlier backward (pass retain_graph=true "
                           "to backward twice)");
     size_t& next = stack.back().second;
-    if (next < node->inputs().size()) {
-      const Tensor& in = node->inputs()[next++];
-      if (in.defined() && in.requires_grad() && in.impl()->grad_fn) {
-        const std::shared_ptr<Node>& child = in.impl()->grad_fn;
+    if (next < node->edges().size()) {
+      const std::shared_ptr<Node>& child = node->edges()[next++].producer;
+      if (child) {
         if (child->visited_in_ != pass) {
           child->visited_in_ = pass;
           stack.emplace_back(child, 0);
@@ -217,8 +219,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
       node->grad_ = Tensor();
       if (!retain_graph) {
         node->fn_ = nullptr;
-        node->inputs_.clear();
-        node->inputs_.shrink_to_fit();
+        node->edges_.clear();
+        node->edges_.shrink_to_fit();
       }
     }
   } catch (...) {

@@ -41,22 +41,32 @@ class GradSink {
   std::vector<Tensor> handles_;  // stable references to the buffers handed out
 };
 
+// Where one input's gradient goes. A node keeps this, not the input tensor itself: holding the
+// tensor would keep its storage alive until the graph is freed, although a backward function
+// that needs an input's values captures them itself (PyTorch's saved tensors; an add or a GELU
+// that saved its slope needs none). Inputs that need no gradient keep neither pointer.
+struct Edge {
+  std::shared_ptr<Node> producer;    // an intermediate: the node whose grad_ this input is
+  std::shared_ptr<TensorImpl> leaf;  // a leaf that requires grad: its .grad accumulates
+  Shape shape;                       // the input's shape (its gradient buffer's)
+  bool needs_grad() const { return producer || leaf; }
+};
+
 class Node {
  public:
   using BackwardFn = std::function<void(const Tensor& dout, GradSink& sink)>;
-  Node(const char* name, std::vector<Tensor> inputs, BackwardFn fn);
+  Node(const char* name, const std::vector<Tensor>& inputs, BackwardFn fn);
   ~Node();  // releases long chains iteratively (no deep recursion of destructors)
 
   const char* name() const { return name_; }
-  const std::vector<Tensor>& inputs() const { return inputs_; }
+  const std::vector<Edge>& edges() const { return edges_; }
   bool released() const { return !fn_; }
 
  private:
   friend class GradSink;
   friend void run_backward(const Tensor&, const Tensor&, bool);
   const char* name_;
-  std::vector<Tensor> inputs_;
-  std::vector<bool> needs_;
+  std::vector<Edge> edges_;  // one per input, in the op's input order
   BackwardFn fn_;
   Tensor grad_;  // d(loss)/d(output), accumulated during one backward pass
   uint64_t visited_in_ = 0;  // the last backward pass whose traversal reached this node

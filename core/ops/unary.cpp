@@ -193,7 +193,7 @@ Tensor relu(const Tensor& a) {
 // fast_normal_cdf (core/fast_math.h, relative error ~1e-7, no libm call). When a gradient is
 // needed the forward also writes dy/dx, from the exp and Phi it has already computed (two more
 // operations per element), and the backward multiplies by it instead of computing a second exp
-// and erfc. The price is that buffer: the node keeps x alive as its input all the same.
+// and erfc. The slope takes x's place in memory: the node keeps an edge to x's producer, not x.
 Tensor gelu(const Tensor& a) {
   check_defined("gelu", a);
   if (!needs_grad({&a}))

@@ -1,6 +1,10 @@
 // The autograd engine: accumulation, zero_grad, no_grad, detach, explicit upstream
 // gradients, misuse errors, freed graphs, shared nodes over repeated passes, a backward nested
 // in a backward function, deep chains, and no growth over 10,000 steps.
+#include <pthread.h>
+
+#include <functional>
+
 #include "helpers.h"
 
 using namespace nl;
@@ -170,6 +174,23 @@ TEST_CASE("a backward started inside a backward function runs on its own lists",
   REQUIRE(inner_w.grad().at({0}) == Approx(6.0f));
 }
 
+namespace {
+// Runs fn on a new thread whose stack is 256 KiB (the default is 8 MiB) and waits for it.
+void run_on_small_stack(const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_t thread;
+  auto body = [](void* arg) -> void* {
+    (*static_cast<const std::function<void()>*>(arg))();
+    return nullptr;
+  };
+  REQUIRE(pthread_create(&thread, &attr, body, const_cast<std::function<void()>*>(&fn)) == 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+}  // namespace
+
 TEST_CASE("a 20,000-op chain runs backward and is destroyed without deep recursion",
           "[autograd]") {
   const int64_t base = live_nodes();
@@ -186,10 +207,36 @@ TEST_CASE("a 20,000-op chain runs backward and is destroyed without deep recursi
   {  // destroyed without a backward: the destructor unlinks the chain iteratively
     Tensor x = Tensor::ones({2}).requires_grad_();
     Tensor y = x;
-    for (int i = 0; i < kDepth; ++i) y = mul(y, y);  // each node holds its input twice
+    for (int i = 0; i < kDepth; ++i) y = mul(y, y);  // each node takes its input twice
     REQUIRE(live_nodes() - base == kDepth);
+    // Dropped on a thread with a 256 KiB stack: a destructor recursing once per node would need
+    // several MiB and crash here, in every build (not only where frames are large).
+    run_on_small_stack([&y] { y = Tensor(); });
+    REQUIRE(live_nodes() == base);
   }
   REQUIRE(live_nodes() == base);
+}
+
+TEST_CASE("a node keeps an input's values only when its backward saved them", "[autograd][memory]") {
+  Tensor x = Tensor::from_vector({1.0f, 2.0f, 3.0f}, {3}).requires_grad_();
+  Tensor w = Tensor::from_vector({4.0f, 5.0f, 6.0f}, {3}).requires_grad_();
+  Tensor y = mul_scalar(x, 2.0f);  // an intermediate
+  std::weak_ptr<Storage> y_alive = y.impl()->storage;
+  Tensor through_add = add_scalar(y, 1.0f);  // its backward needs no values
+  y = Tensor();
+  REQUIRE(y_alive.expired());  // the graph still reaches x, but y's storage is free
+
+  Tensor v = mul_scalar(x, 3.0f);
+  std::weak_ptr<Storage> v_alive = v.impl()->storage;
+  Tensor through_mul = mul(v, w);  // d/dw = v: the backward saved v
+  v = Tensor();
+  REQUIRE_FALSE(v_alive.expired());
+
+  // The edges still carry the gradients: d/dx sum(2x + 1 + 3x * w) = 2 + 3w.
+  sum(add(through_add, through_mul)).backward();
+  REQUIRE(x.grad().to_vector() == std::vector<float>{14.0f, 17.0f, 20.0f});
+  REQUIRE(w.grad().to_vector() == std::vector<float>{3.0f, 6.0f, 9.0f});
+  REQUIRE(v_alive.expired());  // the backward freed the graph and the values it saved
 }
 
 TEST_CASE("10,000 training steps leave no nodes or storages behind and stop allocating",
