@@ -47,6 +47,19 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
+// ---- edges -----------------------------------------------------------------------------------
+void Edge::set_shape(const Shape& shape) {
+  rank_ = static_cast<int>(shape.size());
+  if (rank_ > kInlineAxes)
+    wide_ = shape;
+  else
+    std::copy(shape.begin(), shape.end(), axes_.begin());
+}
+
+Shape Edge::shape() const {
+  return rank_ > kInlineAxes ? wide_ : Shape(axes_.begin(), axes_.begin() + rank_);
+}
+
 // ---- nodes -----------------------------------------------------------------------------------
 Node::Node(const char* name, const std::vector<Tensor>& inputs, BackwardFn fn)
     : name_(name), fn_(std::move(fn)) {
@@ -55,7 +68,7 @@ Node::Node(const char* name, const std::vector<Tensor>& inputs, BackwardFn fn)
     const Tensor& in = inputs[i];
     if (!in.defined() || !in.requires_grad()) continue;
     Edge& e = edges_[i];
-    e.shape = in.shape();
+    e.set_shape(in.shape());
     if (in.impl()->grad_fn)
       e.producer = in.impl()->grad_fn;
     else
@@ -109,12 +122,12 @@ Tensor& GradSink::target(size_t i, bool* overwrite) {
   if (edge.producer) {  // an intermediate: its producer's accumulator for this pass
     Tensor& g = edge.producer->grad_;
     *overwrite = !g.defined();
-    if (*overwrite) g = Tensor::empty(edge.shape);
+    if (*overwrite) g = Tensor::empty(edge.shape());
     handles_[i] = g;
   } else {  // a leaf: its .grad persists across backward calls (accumulates until zero_grad)
     TensorImpl* leaf = edge.leaf.get();
     *overwrite = leaf->grad == nullptr;
-    if (*overwrite) leaf->grad = Tensor::empty(edge.shape).impl_ptr();
+    if (*overwrite) leaf->grad = Tensor::empty(edge.shape()).impl_ptr();
     handles_[i] = Tensor(leaf->grad);
   }
   return handles_[i];

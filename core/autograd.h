@@ -14,6 +14,7 @@
 //  7. A backward function never captures its own output Tensor (that would be a cycle);
 //     capture `out.detach()` when the output's values are needed.
 #pragma once
+#include <array>
 #include <functional>
 #include <initializer_list>
 #include <vector>
@@ -48,8 +49,18 @@ class GradSink {
 struct Edge {
   std::shared_ptr<Node> producer;    // an intermediate: the node whose grad_ this input is
   std::shared_ptr<TensorImpl> leaf;  // a leaf that requires grad: its .grad accumulates
-  Shape shape;                       // the input's shape (its gradient buffer's)
   bool needs_grad() const { return producer || leaf; }
+
+  // The input's shape, which its gradient buffer takes. Kept inline up to 4 axes: a Shape
+  // member would be one more heap block per edge on every training step.
+  void set_shape(const Shape& shape);
+  Shape shape() const;
+
+ private:
+  static constexpr int kInlineAxes = 4;
+  std::array<int64_t, kInlineAxes> axes_{};
+  int rank_ = 0;
+  Shape wide_;  // only for a rank above kInlineAxes
 };
 
 class Node {

@@ -13,18 +13,19 @@
 
 namespace nl {
 namespace {
-std::shared_ptr<TensorImpl> make_impl(const Shape& shape) {
+std::shared_ptr<TensorImpl> make_impl(Shape shape) {
   for (int64_t d : shape)
     if (d < 0) throw ShapeError("tensor: negative extent in shape " + shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->shape = shape;
   impl->storage = std::make_shared<Storage>(shape_numel(shape));
+  impl->shape = std::move(shape);
   return impl;
 }
 }  // namespace
 
 // ---- factories -------------------------------------------------------------------------------
 Tensor Tensor::empty(const Shape& shape) { return Tensor(make_impl(shape)); }
+Tensor Tensor::empty(Shape&& shape) { return Tensor(make_impl(std::move(shape))); }
 
 Tensor Tensor::zeros(const Shape& shape) {
   Tensor t = empty(shape);

@@ -33,6 +33,7 @@ class Tensor {
 
   // ---- factories --------------------------------------------------------------------------
   static Tensor empty(const Shape& shape);  // uninitialised
+  static Tensor empty(Shape&& shape);       // the same, keeping the given shape's memory
   static Tensor zeros(const Shape& shape);
   static Tensor ones(const Shape& shape);
   static Tensor full(const Shape& shape, float value);

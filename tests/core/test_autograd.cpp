@@ -239,6 +239,17 @@ TEST_CASE("a node keeps an input's values only when its backward saved them", "[
   REQUIRE(v_alive.expired());  // the backward freed the graph and the values it saved
 }
 
+TEST_CASE("gradients keep their input's shape through edges of any rank", "[autograd]") {
+  for (const Shape& shape : {Shape{}, Shape{3}, Shape{2, 1, 3, 2}, Shape{1, 2, 1, 3, 2}}) {
+    Tensor x = Tensor::ones(shape).requires_grad_();
+    Tensor y = mul_scalar(x, 2.0f);  // an intermediate of that shape, then a leaf's edge
+    sum(mul(add_scalar(y, 1.0f), x)).backward();
+    // d/dx sum((2x + 1) x) = 4x + 1 = 5 at x = 1
+    REQUIRE(x.grad().shape() == shape);
+    for (float g : x.grad().to_vector()) REQUIRE(g == 5.0f);
+  }
+}
+
 TEST_CASE("10,000 training steps leave no nodes or storages behind and stop allocating",
           "[autograd][memory]") {
   Rng rng(1);
