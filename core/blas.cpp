@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include "core/gemm_recorder.h"
 #include "core/threading.h"
 
 namespace nl {
@@ -27,6 +28,7 @@ void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  GemmRecorder::note({trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta});
   if (M == 0 || N == 0) return;
   if (K == 0) {  // BLAS may not touch C when K == 0: apply beta ourselves
     for (int64_t i = 0; i < M; ++i)

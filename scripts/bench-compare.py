@@ -16,6 +16,11 @@ ours in every round, the median); for the norm kernels, minimal bytes / the STRE
 the matching cache level (ceilings from each one's fastest repetition); "% floor" = floor /
 ours. Without PyTorch (Debian python3-torch) only our numbers and the floors are printed.
 
+At 1 thread a last table sets each step against its BLAS floor: the step's own products,
+recorded in one step and replayed alone (blas/NAME, measured next to the step in every round).
+"ours - blas" is the framework's own work (elementwise ops, norms, softmax, optimizer,
+bookkeeping); "torch/1.3 - blas" is what a step 1.3x faster than PyTorch's could spend on it.
+
 With --rounds R > 1 each benchmark is measured R times, ours and PyTorch's back to back, the
 order swapped every round (the one run second in a pair is often a few % faster here); the
 table then shows the medians over rounds, the median of the per-round ratios, and their range
@@ -73,7 +78,7 @@ class Peer:
 def suite_names(binary):
     """Every benchmark name of `normlab bench --json` except the ceilings (which run first)."""
     out = subprocess.run([binary, "bench", "--list"], capture_output=True, text=True, check=True).stdout
-    return [n for n in out.split() if not n.startswith(("stream_triad/", "sgemm/"))]
+    return [n for n in out.split() if not n.startswith(("stream_triad/", "sgemm/", "blas/"))]
 
 
 def stream_level(nbytes):
@@ -144,11 +149,15 @@ def main():
         for r in ceil_recs:
             if dump:
                 dump.write(json.dumps(dict(r, side="normlab")) + "\n")
+        blas_rows = []
         for name in names:
             mine_runs, theirs_runs, raw_runs = [], [], []
             # A matmul's floor is raw sgemm of the same shape, measured next to ours in every round
             # (one reading after the rounds had read 85-105 % for the same code).
             raw_name = "sgemm/" + name.split("/")[1] if name.startswith("matmul/") else None
+            # A step's BLAS floor (its own products replayed alone; a 1-thread measurement).
+            if name.startswith("step/") and threads == 1:
+                raw_name = "blas/" + name.split("/")[1]
             for rnd in range(args.rounds):
                 # Alternate who goes first: the second of a back-to-back pair tends to run faster.
                 if rnd % 2 == 0:
@@ -177,8 +186,11 @@ def main():
             theirs = ({k: statistics.median(r[k] for r in theirs_runs) for k in ("median_ms", "cpu_ms")}
                       if theirs_runs and len(theirs_runs) == len(mine_runs) else None)
             fl = floor_ms(name, mine_runs[0], ceil)  # FLOPs or bytes / ceiling: the same every round
-            if raw_runs:  # the floor of a matmul: raw sgemm, same shape, the median of the rounds
+            if raw_runs and name.startswith("matmul/"):  # raw sgemm, same shape, median of the rounds
                 fl = statistics.median(raw_runs)
+            if raw_runs and name.startswith("step/"):
+                blas_rows.append((name[5:], mine["median_ms"], statistics.median(raw_runs),
+                                  theirs["median_ms"] if theirs else None))
             ratios = ([t["median_ms"] / m["median_ms"] for m, t in zip(mine_runs, theirs_runs)]
                       if theirs else [])
             ratio = statistics.median(ratios) if ratios else None
@@ -191,7 +203,26 @@ def main():
                 "%.0f%%" % (100 * fl / mine["median_ms"]) if fl else "-", rng), flush=True)
         if peer:
             peer.close()
+        if blas_rows:
+            print_blas_floor(blas_rows)
     return 0
+
+
+def print_blas_floor(rows):
+    """Each step against its own BLAS products replayed alone (blas/NAME, the median of the
+    rounds): what any framework calling this BLAS must spend at least, and how much time a
+    1.3x-PyTorch step leaves for everything else (elementwise ops, norms, softmax, optimizer)."""
+    print("\n### 1 thread: each step's BLAS floor (its own sgemm/sgemv calls replayed alone, blas/NAME)")
+    print("| %-12s | %9s | %9s | %7s | %11s | %9s | %12s | %16s |" % (
+        "step", "ours ms", "blas ms", "% blas", "ours - blas", "torch ms", "torch / blas",
+        "torch/1.3 - blas"))
+    print("|%s|%s|%s|%s|%s|%s|%s|%s|" % ("-" * 14, "-" * 11, "-" * 11, "-" * 9, "-" * 13, "-" * 11,
+                                         "-" * 14, "-" * 18))
+    for step, mine, blas, torch in rows:
+        print("| %-12s | %9.3f | %9.3f | %6.0f%% | %11.3f | %9s | %12s | %16s |" % (
+            step, mine, blas, 100 * blas / mine, mine - blas, "%.3f" % torch if torch else "-",
+            "%.2f" % (torch / blas) if torch else "-", "%.3f" % (torch / 1.3 - blas) if torch else "-"),
+            flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/blas.h"
+#include "core/gemm_recorder.h"
 #include "core/normlab.h"
 #include "core/storage.h"
 #include "core/stream.h"
@@ -87,6 +88,31 @@ json run_step(const std::string& name, const ReferenceWorkload& w, int reps) {
   return r;
 }
 
+// The step's BLAS floor: one step's products (recorded after warm-up) replayed alone, at 1
+// thread whatever --threads says (a pool worker's products would escape the recorder). What
+// the step spends beyond this is the framework's own work: the elementwise ops, norms,
+// softmax, optimizer and bookkeeping that no BLAS call can take over.
+json run_blas_floor(const std::string& name, const ReferenceWorkload& w, int reps) {
+  const int threads = num_threads();
+  set_num_threads(1);
+  std::vector<GemmShape> calls;
+  {
+    WorkloadRunner runner(w);
+    for (int i = 0; i < 3; ++i) runner.step();  // warm-up, as time_calls does for step/NAME
+    GemmRecorder recorder;
+    runner.step();
+    calls = recorder.calls();
+  }
+  GemmReplay products(std::move(calls));
+  const TimingResult t = time_calls([&] { products.replay(); }, reps, kMinRepMs, 3);
+  set_num_threads(threads);
+  json r = bench_record(name, t);
+  r["threads"] = 1;
+  r["blas_calls"] = products.size();
+  r["gflops"] = products.gflop() / (t.median_ms * 1e-3);
+  return r;
+}
+
 }  // namespace
 
 json bench_record(const std::string& name, const TimingResult& t) {
@@ -137,6 +163,10 @@ std::vector<BenchCase> bench_suite() {
   for (const ReferenceWorkload& w : reference_workloads()) {
     const std::string name = "step/" + w.name;
     cases.push_back({name, [=](int reps) { return run_step(name, w, reps); }});
+  }
+  for (const ReferenceWorkload& w : reference_workloads()) {
+    const std::string name = "blas/" + w.name;
+    cases.push_back({name, [=](int reps) { return run_blas_floor(name, w, reps); }});
   }
   return cases;
 }

@@ -9,6 +9,7 @@
 //   matmul/MxNxK  sgemm/MxNxK      C(M,N) = A(M,K)·B(K,N), through the framework and raw
 //   stream_triad/SIZE               SIZE bytes per array: 128K (L2), 8M (L3), 128M (DRAM)
 //   step/NAME                       every workload of train/workloads.h (ms per training step)
+//   blas/NAME                       that step's BLAS products replayed alone, 1 thread (its floor)
 #pragma once
 #include <functional>
 #include <string>

@@ -26,7 +26,10 @@ TEST_CASE("bench suite names cover norms, matmul, stream and every workload", "[
   REQUIRE(workloads.size() == 12);  // WORKLOADS.md's 11, then lm_ln_t256
   REQUIRE(workloads.back().name == "lm_ln_t256");
   REQUIRE(workloads.back().B * workloads.back().T == 2048);
-  for (const auto& w : workloads) REQUIRE(names.count("step/" + w.name) == 1);
+  for (const auto& w : workloads) {
+    REQUIRE(names.count("step/" + w.name) == 1);
+    REQUIRE(names.count("blas/" + w.name) == 1);  // the step's BLAS floor
+  }
 }
 
 TEST_CASE("a bench case reports median, min and a rate", "[train][bench]") {
@@ -39,4 +42,20 @@ TEST_CASE("a bench case reports median, min and a rate", "[train][bench]") {
     REQUIRE(r["min_ms"].get<double>() <= r["median_ms"].get<double>());
     REQUIRE((r.contains("gbps") || r.contains("gflops")));
   }
+}
+
+TEST_CASE("a step's BLAS floor replays its products at 1 thread", "[train][bench]") {
+  int found = 0;
+  for (const nl::BenchCase& c : nl::bench_suite()) {
+    if (c.name != "blas/mlp_ln_b4") continue;
+    ++found;
+    const nl::json r = c.run(2);
+    REQUIRE(r["bench"] == c.name);
+    REQUIRE(r["threads"].get<int>() == 1);
+    // mlp_ln_b4: two Linear layers and the head; forward, dx (not for the first) and dW each.
+    REQUIRE(r["blas_calls"].get<int>() == 8);
+    REQUIRE(r["min_ms"].get<double>() > 0.0);
+    REQUIRE(r["gflops"].get<double>() > 0.0);
+  }
+  REQUIRE(found == 1);
 }
