@@ -40,33 +40,77 @@ double resident_mb() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
 }
 
-TimingResult time_calls(const std::function<void()>& f, int reps, double min_rep_ms, int warmup) {
-  for (int i = 0; i < std::max(1, warmup); ++i) f();
-  TimingResult r;
-  // Calibrate: double the group until one group lasts min_rep_ms (a single slow call is enough).
+namespace {
+
+// Doubles the group until one group of calls lasts min_rep_ms (a single slow call is enough).
+int64_t calibrate_group(const std::function<void()>& f, double min_rep_ms) {
+  int64_t inner = 1;
   for (;;) {
     const double t0 = now_ms();
-    for (int64_t i = 0; i < r.inner; ++i) f();
-    if (now_ms() - t0 >= min_rep_ms || r.inner >= (int64_t{1} << 20)) break;
-    r.inner *= 2;
+    for (int64_t i = 0; i < inner; ++i) f();
+    if (now_ms() - t0 >= min_rep_ms || inner >= (int64_t{1} << 20)) return inner;
+    inner *= 2;
   }
-  r.reps = std::max(1, reps);
+}
+
+// One function's repetitions: wall time per call of each group, and the CPU time and page
+// faults its groups took.
+struct Samples {
+  int64_t inner = 1;
   std::vector<double> per_call;
-  const double cpu0 = process_cpu_ms();
-  const int64_t flt0 = minor_faults();
-  for (int k = 0; k < r.reps; ++k) {
+  double cpu_ms = 0;
+  int64_t minflt = 0;
+
+  void time_group(const std::function<void()>& f) {
+    const double cpu0 = process_cpu_ms();
+    const int64_t flt0 = minor_faults();
     const double t0 = now_ms();
-    for (int64_t i = 0; i < r.inner; ++i) f();
-    per_call.push_back((now_ms() - t0) / static_cast<double>(r.inner));
+    for (int64_t i = 0; i < inner; ++i) f();
+    per_call.push_back((now_ms() - t0) / static_cast<double>(inner));
+    cpu_ms += process_cpu_ms() - cpu0;
+    minflt += minor_faults() - flt0;
   }
-  const double calls = static_cast<double>(r.inner) * r.reps;
-  r.cpu_ms = (process_cpu_ms() - cpu0) / calls;
-  r.minflt = static_cast<double>(minor_faults() - flt0) / calls;
-  std::sort(per_call.begin(), per_call.end());
-  r.min_ms = per_call.front();
-  const size_t n = per_call.size();
-  r.median_ms = n % 2 ? per_call[n / 2] : 0.5 * (per_call[n / 2 - 1] + per_call[n / 2]);
-  return r;
+
+  TimingResult result() {
+    TimingResult r;
+    r.inner = inner;
+    r.reps = static_cast<int>(per_call.size());
+    const double calls = static_cast<double>(r.inner) * r.reps;
+    r.cpu_ms = cpu_ms / calls;
+    r.minflt = static_cast<double>(minflt) / calls;
+    std::sort(per_call.begin(), per_call.end());
+    r.min_ms = per_call.front();
+    const size_t n = per_call.size();
+    r.median_ms = n % 2 ? per_call[n / 2] : 0.5 * (per_call[n / 2 - 1] + per_call[n / 2]);
+    return r;
+  }
+};
+
+}  // namespace
+
+TimingResult time_calls(const std::function<void()>& f, int reps, double min_rep_ms, int warmup) {
+  for (int i = 0; i < std::max(1, warmup); ++i) f();
+  Samples s;
+  s.inner = calibrate_group(f, min_rep_ms);
+  for (int k = 0; k < std::max(1, reps); ++k) s.time_group(f);
+  return s.result();
+}
+
+std::pair<TimingResult, TimingResult> time_alternating(const std::function<void()>& f,
+                                                       const std::function<void()>& g, int reps,
+                                                       double min_rep_ms, int warmup) {
+  for (int i = 0; i < std::max(1, warmup); ++i) {
+    f();
+    g();
+  }
+  Samples sf, sg;
+  sf.inner = calibrate_group(f, min_rep_ms);
+  sg.inner = calibrate_group(g, min_rep_ms);
+  for (int k = 0; k < std::max(1, reps); ++k) {
+    sf.time_group(f);
+    sg.time_group(g);
+  }
+  return {sf.result(), sg.result()};
 }
 
 }  // namespace nl

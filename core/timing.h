@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 namespace nl {
 
@@ -20,6 +21,13 @@ struct TimingResult {
 // lasts >= min_rep_ms, then times `reps` repetitions.
 TimingResult time_calls(const std::function<void()>& f, int reps, double min_rep_ms,
                         int warmup = 1);
+
+// Two functions timed group by group in alternation (f's group, then g's, `reps` times), so a
+// slow stretch of a shared host slows both: their ratio holds where two separate runs' would
+// not. Each is warmed up and calibrated as by time_calls.
+std::pair<TimingResult, TimingResult> time_alternating(const std::function<void()>& f,
+                                                       const std::function<void()>& g, int reps,
+                                                       double min_rep_ms, int warmup = 1);
 
 double process_cpu_ms();      // CPU time of the whole process, ms
 int64_t minor_faults();       // minor page faults of the process so far

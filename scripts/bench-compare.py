@@ -17,8 +17,9 @@ the matching cache level (ceilings from each one's fastest repetition); "% floor
 ours. Without PyTorch (Debian python3-torch) only our numbers and the floors are printed.
 
 At 1 thread a last table sets each step against its BLAS floor: the step's own products,
-recorded in one step and replayed alone (blas/NAME, measured next to the step in every round).
-"ours - blas" is the framework's own work (elementwise ops, norms, softmax, optimizer,
+recorded in one step and replayed alone (blas/NAME, which also times the step in alternation
+with the replay, in one process, so the two share the host's slow and fast stretches).
+"step - blas" is the framework's own work (elementwise ops, norms, softmax, optimizer,
 bookkeeping); "torch/1.3 - blas" is what a step 1.3x faster than PyTorch's could spend on it.
 
 With --rounds R > 1 each benchmark is measured R times, ours and PyTorch's back to back, the
@@ -155,9 +156,10 @@ def main():
             # A matmul's floor is raw sgemm of the same shape, measured next to ours in every round
             # (one reading after the rounds had read 85-105 % for the same code).
             raw_name = "sgemm/" + name.split("/")[1] if name.startswith("matmul/") else None
-            # A step's BLAS floor (its own products replayed alone; a 1-thread measurement).
-            if name.startswith("step/") and threads == 1:
-                raw_name = "blas/" + name.split("/")[1]
+            # A step's BLAS floor: its own products replayed alone, in alternation with the step
+            # in one process (a 1-thread measurement).
+            blas_name = "blas/" + name.split("/")[1] if name.startswith("step/") and threads == 1 else None
+            blas_runs = []
             for rnd in range(args.rounds):
                 # Alternate who goes first: the second of a back-to-back pair tends to run faster.
                 if rnd % 2 == 0:
@@ -174,6 +176,11 @@ def main():
                     raw_runs.append(raw["median_ms"])
                     if dump:
                         dump.write(json.dumps(dict(raw, side="normlab", round=rnd)) + "\n")
+                blas = ours(args.normlab, 1, blas_name, args.repeat) if blas_name else None
+                if blas:
+                    blas_runs.append(blas)
+                    if dump:
+                        dump.write(json.dumps(dict(blas, side="normlab", round=rnd)) + "\n")
                 if t:
                     theirs_runs.append(t)
                 if dump:
@@ -186,10 +193,11 @@ def main():
             theirs = ({k: statistics.median(r[k] for r in theirs_runs) for k in ("median_ms", "cpu_ms")}
                       if theirs_runs and len(theirs_runs) == len(mine_runs) else None)
             fl = floor_ms(name, mine_runs[0], ceil)  # FLOPs or bytes / ceiling: the same every round
-            if raw_runs and name.startswith("matmul/"):  # raw sgemm, same shape, median of the rounds
+            if raw_runs:  # the floor of a matmul: raw sgemm, same shape, the median of the rounds
                 fl = statistics.median(raw_runs)
-            if raw_runs and name.startswith("step/"):
-                blas_rows.append((name[5:], mine["median_ms"], statistics.median(raw_runs),
+            if blas_runs:
+                blas_rows.append((name[5:], statistics.median(b["step_ms"] for b in blas_runs),
+                                  statistics.median(b["median_ms"] for b in blas_runs),
                                   theirs["median_ms"] if theirs else None))
             ratios = ([t["median_ms"] / m["median_ms"] for m, t in zip(mine_runs, theirs_runs)]
                       if theirs else [])
@@ -212,9 +220,10 @@ def print_blas_floor(rows):
     """Each step against its own BLAS products replayed alone (blas/NAME, the median of the
     rounds): what any framework calling this BLAS must spend at least, and how much time a
     1.3x-PyTorch step leaves for everything else (elementwise ops, norms, softmax, optimizer)."""
-    print("\n### 1 thread: each step's BLAS floor (its own sgemm/sgemv calls replayed alone, blas/NAME)")
+    print("\n### 1 thread: each step's BLAS floor (its own sgemm/sgemv calls replayed alone, blas/NAME;")
+    print("### 'step ms' timed in alternation with the replay, in the same process)")
     print("| %-12s | %9s | %9s | %7s | %11s | %9s | %12s | %16s |" % (
-        "step", "ours ms", "blas ms", "% blas", "ours - blas", "torch ms", "torch / blas",
+        "step", "step ms", "blas ms", "% blas", "step - blas", "torch ms", "torch / blas",
         "torch/1.3 - blas"))
     print("|%s|%s|%s|%s|%s|%s|%s|%s|" % ("-" * 14, "-" * 11, "-" * 11, "-" * 9, "-" * 13, "-" * 11,
                                          "-" * 14, "-" * 18))

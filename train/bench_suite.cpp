@@ -89,27 +89,31 @@ json run_step(const std::string& name, const ReferenceWorkload& w, int reps) {
 }
 
 // The step's BLAS floor: one step's products (recorded after warm-up) replayed alone, at 1
-// thread whatever --threads says (a pool worker's products would escape the recorder). What
-// the step spends beyond this is the framework's own work: the elementwise ops, norms,
-// softmax, optimizer and bookkeeping that no BLAS call can take over.
+// thread whatever --threads says (a pool worker's products would escape the recorder). The
+// step itself is timed in alternation with the replay, in this process, so `step_ms` - median
+// is the framework's own work (elementwise ops, norms, softmax, optimizer, bookkeeping) without
+// the drift of a shared host between two separate runs.
 json run_blas_floor(const std::string& name, const ReferenceWorkload& w, int reps) {
   const int threads = num_threads();
   set_num_threads(1);
+  WorkloadRunner runner(w);
+  for (int i = 0; i < 3; ++i) runner.step();  // warm-up, as time_calls does for step/NAME
   std::vector<GemmShape> calls;
   {
-    WorkloadRunner runner(w);
-    for (int i = 0; i < 3; ++i) runner.step();  // warm-up, as time_calls does for step/NAME
     GemmRecorder recorder;
     runner.step();
     calls = recorder.calls();
   }
   GemmReplay products(std::move(calls));
-  const TimingResult t = time_calls([&] { products.replay(); }, reps, kMinRepMs, 3);
+  const auto [step, blas] =
+      time_alternating([&] { runner.step(); }, [&] { products.replay(); }, reps, kMinRepMs, 3);
   set_num_threads(threads);
-  json r = bench_record(name, t);
+  json r = bench_record(name, blas);
   r["threads"] = 1;
   r["blas_calls"] = products.size();
-  r["gflops"] = products.gflop() / (t.median_ms * 1e-3);
+  r["gflops"] = products.gflop() / (blas.median_ms * 1e-3);
+  r["step_ms"] = step.median_ms;
+  r["step_min_ms"] = step.min_ms;
   return r;
 }
 

@@ -56,6 +56,7 @@ TEST_CASE("a step's BLAS floor replays its products at 1 thread", "[train][bench
     REQUIRE(r["blas_calls"].get<int>() == 8);
     REQUIRE(r["min_ms"].get<double>() > 0.0);
     REQUIRE(r["gflops"].get<double>() > 0.0);
+    REQUIRE(r["step_ms"].get<double>() > 0.0);  // the step, timed in alternation with the replay
   }
   REQUIRE(found == 1);
 }
