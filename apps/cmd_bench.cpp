@@ -18,7 +18,8 @@ void register_bench(CLI::App& app) {
   static std::string filter;
   static int repeat = 11;
   bench->add_flag("--json", as_json,
-                  "run the whole suite (norm kernels, matmul/sgemm, STREAM triad, training steps), "
+                  "run the whole suite (norm kernels, matmul/sgemm, STREAM triad, training steps, "
+                  "each step's BLAS floor: blas/NAME, its products replayed alone at 1 thread), "
                   "one JSON object per line");
   bench->add_option("--filter", filter, "with --json: only benchmarks whose name matches REGEX");
   bench->add_option("--repeat", repeat, "with --json: timed repetitions per benchmark")
