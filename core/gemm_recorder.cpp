@@ -15,10 +15,6 @@ int64_t span(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-void fill(std::vector<float>& v, Rng& rng) {
-  for (float& x : v) x = rng.uniform(-1.0f, 1.0f);
-}
-
 }  // namespace
 
 GemmRecorder::GemmRecorder() : outer_(active_recorder) { active_recorder = this; }
@@ -35,13 +31,10 @@ GemmReplay::GemmReplay(std::vector<GemmShape> calls) : calls_(std::move(calls)) 
     nb = std::max(nb, g.trans_b ? span(g.N, g.K, g.ldb) : span(g.K, g.N, g.ldb));
     nc = std::max(nc, span(g.M, g.N, g.ldc));
   }
-  a_.resize(static_cast<size_t>(na));
-  b_.resize(static_cast<size_t>(nb));
-  c_.resize(static_cast<size_t>(nc));
   Rng rng(0);
-  fill(a_, rng);
-  fill(b_, rng);
-  fill(c_, rng);
+  a_ = Tensor::uniform({na}, -1.0f, 1.0f, rng);
+  b_ = Tensor::uniform({nb}, -1.0f, 1.0f, rng);
+  c_ = Tensor::uniform({nc}, -1.0f, 1.0f, rng);
 }
 
 void GemmReplay::replay() {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/tensor.h"
+
 namespace nl {
 
 // One product's arguments as it reached sgemm (row-major; data pointers left out).
@@ -36,7 +38,8 @@ class GemmRecorder {
   GemmRecorder* outer_;
 };
 
-// Buffers large enough for every recorded call, filled with values in [-1, 1); replay() runs
+// Buffers large enough for every recorded call, filled with values in [-1, 1) and taken from
+// the tensor allocator as a step's are (64-byte aligned, huge pages from 2 MiB); replay() runs
 // the calls in order through sgemm, each on the start of the same three buffers (so operands
 // are as warm as the cache allows: a lower bound of the step's product time).
 class GemmReplay {
@@ -48,7 +51,7 @@ class GemmReplay {
 
  private:
   std::vector<GemmShape> calls_;
-  std::vector<float> a_, b_, c_;
+  Tensor a_, b_, c_;
 };
 
 }  // namespace nl
