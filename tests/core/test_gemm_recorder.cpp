@@ -8,12 +8,6 @@ using namespace nl;
 using nl::test::rand_tensor;
 
 namespace {
-struct OneThread {  // the whole step on the calling thread, as blas/NAME records it
-  int saved = num_threads();
-  OneThread() { set_num_threads(1); }
-  ~OneThread() { set_num_threads(saved); }
-};
-
 bool same(const GemmShape& a, const GemmShape& b) {
   return a.trans_a == b.trans_a && a.trans_b == b.trans_b && a.M == b.M && a.N == b.N &&
          a.K == b.K && a.lda == b.lda && a.ldb == b.ldb && a.ldc == b.ldc && a.alpha == b.alpha &&
@@ -23,7 +17,7 @@ bool same(const GemmShape& a, const GemmShape& b) {
 
 TEST_CASE("a recorder sees a linear layer's three products with shapes, strides and beta",
           "[blas][recorder]") {
-  OneThread one;
+  nl::test::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
   Tensor x = rand_tensor({6, 5}, 1), w = rand_tensor({3, 5}, 2), b = rand_tensor({3}, 3);
   GemmRecorder recorder;
   linear(x, w, b).backward(Tensor::ones({6, 3}));
@@ -36,7 +30,7 @@ TEST_CASE("a recorder sees a linear layer's three products with shapes, strides 
 }
 
 TEST_CASE("recording happens only inside a recorder, in the innermost one", "[blas][recorder]") {
-  OneThread one;
+  nl::test::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
   Tensor a = rand_tensor({4, 8}, 4, false), b = rand_tensor({8, 2}, 5, false);
   (void)matmul(a, b);  // no recorder alive: nothing to see later
   GemmRecorder outer;
@@ -54,7 +48,7 @@ TEST_CASE("recording happens only inside a recorder, in the innermost one", "[bl
 
 TEST_CASE("a replay issues exactly the recorded products and counts their FLOPs",
           "[blas][recorder]") {
-  OneThread one;
+  nl::test::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
   // Transposes, a column block of a wider matrix (lda, ldb, ldc above the widths), a beta = 1
   // product, and a 2-row product (run as sgemv rows).
   const std::vector<GemmShape> calls = {{false, true, 64, 64, 32, 384, 384, 64, 0.125f, 0.0f},

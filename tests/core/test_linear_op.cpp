@@ -70,7 +70,7 @@ TEST_CASE("linear with a wrong input width names the op and both shapes", "[ops]
 
 TEST_CASE("linear's dx and dW at 2 threads are the 1-thread bits (run at once, not split)",
           "[ops][linear][threads]") {
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   auto grads = [](int threads) {
     set_num_threads(threads);
     // Batch 64, 256 -> 256: dx and dW have 4 M multiply-adds each, which sgemm_pair runs at
@@ -84,6 +84,5 @@ TEST_CASE("linear's dx and dW at 2 threads are the 1-thread bits (run at once, n
                                            b.grad().to_vector()};
   };
   const auto one = grads(1), two = grads(2);
-  set_num_threads(saved);
   for (size_t i = 0; i < one.size(); ++i) REQUIRE(one[i] == two[i]);
 }

@@ -133,14 +133,13 @@ TEST_CASE("reductions reject bad axes naming the op and the shape", "[ops][error
 
 TEST_CASE("sum reductions are identical at 1 and 2 threads", "[ops][threads]") {
   Tensor x = rand_tensor({64, 40, 300}, 11, false);
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   set_num_threads(1);
   const float s1 = sum(x).item();
   Tensor a1 = sum(x, 1), b1 = mean(x, 2);
   set_num_threads(2);
   const float s2 = sum(x).item();
   Tensor a2 = sum(x, 1), b2 = mean(x, 2);
-  set_num_threads(saved);
   REQUIRE(a1.to_vector() == a2.to_vector());  // each output is one serial accumulation
   REQUIRE(b1.to_vector() == b2.to_vector());
   REQUIRE(s1 == Approx(s2).epsilon(1e-6));     // partials differ by chunking, sum in double

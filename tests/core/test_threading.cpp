@@ -14,11 +14,7 @@
 using namespace nl;
 
 namespace {
-// Restores the thread count when a test ends, whatever happens.
-struct ThreadsGuard {
-  int saved = num_threads();
-  ~ThreadsGuard() { set_num_threads(saved); }
-};
+using ThreadsGuard = nl::test::ThreadCountGuard;  // restores the count when a test ends
 }  // namespace
 
 TEST_CASE("set_num_threads sets the count and rejects invalid counts", "[threads]") {

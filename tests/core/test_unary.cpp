@@ -171,12 +171,11 @@ TEST_CASE("unary ops name themselves when given an undefined tensor", "[ops][err
 TEST_CASE("unary ops run the parallel path and agree with the serial one", "[ops][threads]") {
   // 100k elements exceed the parallel grain; the values must not depend on the thread count.
   Tensor x = rand_tensor({100000}, 3, false, -3.0f, 3.0f);
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   set_num_threads(1);
   Tensor y1 = gelu(x), t1 = tanh(x);
   set_num_threads(2);
   Tensor y2 = gelu(x), t2 = tanh(x);
-  set_num_threads(saved);
   REQUIRE(y1.to_vector() == y2.to_vector());
   REQUIRE(t1.to_vector() == t2.to_vector());
   for (int64_t i = 0; i < x.numel(); i += 997)

@@ -65,13 +65,12 @@ struct HeadsRun {
 };
 HeadsRun attention_at_threads(const Tensor& x, const Tensor& w, int64_t heads, bool causal,
                               int threads) {
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   set_num_threads(threads);
   Tensor a = x.detach().clone();
   a.requires_grad_(true);
   Tensor y = attention_heads(a, heads, Tensor(), causal);
   sum(mul(y, w)).backward();
-  set_num_threads(saved);
   return {y.detach(), a.grad()};
 }
 

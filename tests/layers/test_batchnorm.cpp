@@ -326,7 +326,7 @@ TEST_CASE("BatchNorm of a constant feature gives beta and finite gradients (no N
 }
 
 TEST_CASE("BatchNorm dgamma/dbeta/dx are bit-identical across runs", "[layers][batchnorm][determinism]") {
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     auto bn = make_bn(96, 71);
@@ -348,7 +348,6 @@ TEST_CASE("BatchNorm dgamma/dbeta/dx are bit-identical across runs", "[layers][b
       }
     }
   }
-  set_num_threads(saved);
 }
 
 TEST_CASE("BatchNorm kernels give bit-identical results at 1 and 2 threads, masked or not",
@@ -360,7 +359,7 @@ TEST_CASE("BatchNorm kernels give bit-identical results at 1 and 2 threads, mask
   Tensor dy = rand_tensor({R, C}, 82, false);
   Tensor g = rand_tensor({C}, 83, false), mk = Tensor::ones({R});
   for (int64_t r = 7; r < R; r += 10) mk.data()[r] = 0.0f;
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   std::vector<std::vector<float>> out[2];
   for (int t = 0; t < 2; ++t) {
     set_num_threads(t + 1);
@@ -383,7 +382,6 @@ TEST_CASE("BatchNorm kernels give bit-identical results at 1 and 2 threads, mask
       for (auto* v : {&mean, &lo, &var, &rstd, &y, &dx, &dg, &db}) out[t].push_back(*v);
     }
   }
-  set_num_threads(saved);
   REQUIRE(out[0].size() == out[1].size());
   for (size_t i = 0; i < out[0].size(); ++i) CHECK(out[0][i] == out[1][i]);
 }

@@ -218,7 +218,7 @@ TEST_CASE("LayerNorm of a constant row is beta, with finite gradients (no NaN)",
 }
 
 TEST_CASE("LayerNorm dgamma/dbeta are bit-identical across runs", "[layers][layernorm][determinism]") {
-  const int saved = num_threads();
+  nl::test::ThreadCountGuard restore_threads;
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     auto ln = make_ln({64}, true, 51);
@@ -240,7 +240,6 @@ TEST_CASE("LayerNorm dgamma/dbeta are bit-identical across runs", "[layers][laye
       }
     }
   }
-  set_num_threads(saved);
 }
 
 TEST_CASE("LayerNorm backward adds into existing gradients", "[layers][layernorm]") {
