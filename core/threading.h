@@ -22,6 +22,20 @@ int num_threads();
 // Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.
 void set_num_threads(int n);
 
+// Restores the thread count when the scope ends, whatever happens (an exception included);
+// given a count, sets it for the scope. For measurements and tests that need one setting.
+class ThreadCountGuard {
+ public:
+  ThreadCountGuard() : saved_(num_threads()) {}
+  explicit ThreadCountGuard(int threads) : saved_(num_threads()) { set_num_threads(threads); }
+  ~ThreadCountGuard() { set_num_threads(saved_); }
+  ThreadCountGuard(const ThreadCountGuard&) = delete;
+  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
+
+ private:
+  int saved_;
+};
+
 // The multiply-adds from which a GEMM goes to OpenBLAS's own threads instead of normlab's pool:
 // none by default (infinity), NORMLAB_GEMM_THREAD_MIN=N in the environment, or set here (for
 // A/B measurements and tests; call between steps). The rule is in core/threading.cpp.

@@ -30,16 +30,9 @@ inline std::string read_text(const std::filesystem::path& p) {
   return read_rest(in);
 }
 
-// Restores the thread count when the scope ends, whatever happens (a failed REQUIRE throws,
-// and would otherwise leave the following tests at this one's count); given a count, sets it.
-struct ThreadCountGuard {
-  int saved = num_threads();
-  ThreadCountGuard() = default;
-  explicit ThreadCountGuard(int threads) { set_num_threads(threads); }
-  ~ThreadCountGuard() { set_num_threads(saved); }
-  ThreadCountGuard(const ThreadCountGuard&) = delete;
-  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-};
+// The thread-count guard of core/threading.h: a failed REQUIRE throws, and without it would
+// leave the following tests at this one's count.
+using ThreadCountGuard = nl::ThreadCountGuard;
 
 // Runs gradcheck and fails the test with the worst element when it does not pass.
 inline void require_gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,

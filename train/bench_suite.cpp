@@ -94,11 +94,10 @@ json run_step(const std::string& name, const ReferenceWorkload& w, int reps) {
 // is the framework's own work (elementwise ops, norms, softmax, optimizer, bookkeeping) without
 // the drift of a shared host between two separate runs.
 json run_blas_floor(const std::string& name, const ReferenceWorkload& w, int reps) {
-  const int threads = num_threads();
-  set_num_threads(1);
+  std::vector<GemmShape> calls;
+  const ThreadCountGuard one_thread(1);  // --threads comes back when the case ends
   WorkloadRunner runner(w);
   for (int i = 0; i < 3; ++i) runner.step();  // warm-up, as time_calls does for step/NAME
-  std::vector<GemmShape> calls;
   {
     GemmRecorder recorder;
     runner.step();
@@ -107,7 +106,6 @@ json run_blas_floor(const std::string& name, const ReferenceWorkload& w, int rep
   GemmReplay products(std::move(calls));
   const auto [step, blas] =
       time_alternating([&] { runner.step(); }, [&] { products.replay(); }, reps, kMinRepMs, 3);
-  set_num_threads(threads);
   json r = bench_record(name, blas);
   r["threads"] = 1;
   r["blas_calls"] = products.size();
