@@ -30,10 +30,6 @@ inline std::string read_text(const std::filesystem::path& p) {
   return read_rest(in);
 }
 
-// The thread-count guard of core/threading.h: a failed REQUIRE throws, and without it would
-// leave the following tests at this one's count.
-using ThreadCountGuard = nl::ThreadCountGuard;
-
 // Runs gradcheck and fails the test with the worst element when it does not pass.
 inline void require_gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                               const GradcheckOptions& options = {}) {

@@ -52,7 +52,7 @@ TEST_CASE("embedding backward is identical at 1 and 2 threads", "[ops][threads]"
   for (int64_t i = 0; i < ids.numel(); ++i) ids.data()[i] = static_cast<float>(rng.randint(50));
   Tensor up = rand_tensor({4000, 64}, 4, false);
   std::vector<float> grads[2];
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   for (int t : {1, 2}) {
     set_num_threads(t);
     Tensor w = rand_tensor({50, 64}, 5);

@@ -17,7 +17,7 @@ bool same(const GemmShape& a, const GemmShape& b) {
 
 TEST_CASE("a recorder sees a linear layer's three products with shapes, strides and beta",
           "[blas][recorder]") {
-  nl::test::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
+  nl::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
   Tensor x = rand_tensor({6, 5}, 1), w = rand_tensor({3, 5}, 2), b = rand_tensor({3}, 3);
   GemmRecorder recorder;
   linear(x, w, b).backward(Tensor::ones({6, 3}));
@@ -30,7 +30,7 @@ TEST_CASE("a recorder sees a linear layer's three products with shapes, strides 
 }
 
 TEST_CASE("recording happens only inside a recorder, in the innermost one", "[blas][recorder]") {
-  nl::test::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
+  nl::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
   Tensor a = rand_tensor({4, 8}, 4, false), b = rand_tensor({8, 2}, 5, false);
   (void)matmul(a, b);  // no recorder alive: nothing to see later
   GemmRecorder outer;
@@ -48,7 +48,7 @@ TEST_CASE("recording happens only inside a recorder, in the innermost one", "[bl
 
 TEST_CASE("a replay issues exactly the recorded products and counts their FLOPs",
           "[blas][recorder]") {
-  nl::test::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
+  nl::ThreadCountGuard one_thread(1);  // every product on this thread, as blas/NAME records
   // Transposes, a column block of a wider matrix (lda, ldb, ldc above the widths), a beta = 1
   // product, and a 2-row product (run as sgemv rows).
   const std::vector<GemmShape> calls = {{false, true, 64, 64, 32, 384, 384, 64, 0.125f, 0.0f},

@@ -70,7 +70,7 @@ TEST_CASE("linear with a wrong input width names the op and both shapes", "[ops]
 
 TEST_CASE("linear's dx and dW at 2 threads are the 1-thread bits (run at once, not split)",
           "[ops][linear][threads]") {
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   auto grads = [](int threads) {
     set_num_threads(threads);
     // Batch 64, 256 -> 256: dx and dW have 4 M multiply-adds each, which sgemm_pair runs at

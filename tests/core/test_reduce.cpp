@@ -133,7 +133,7 @@ TEST_CASE("reductions reject bad axes naming the op and the shape", "[ops][error
 
 TEST_CASE("sum reductions are identical at 1 and 2 threads", "[ops][threads]") {
   Tensor x = rand_tensor({64, 40, 300}, 11, false);
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   set_num_threads(1);
   const float s1 = sum(x).item();
   Tensor a1 = sum(x, 1), b1 = mean(x, 2);

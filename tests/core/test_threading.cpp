@@ -13,12 +13,8 @@
 
 using namespace nl;
 
-namespace {
-using ThreadsGuard = nl::test::ThreadCountGuard;  // restores the count when a test ends
-}  // namespace
-
 TEST_CASE("set_num_threads sets the count and rejects invalid counts", "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   set_num_threads(1);
   REQUIRE(num_threads() == 1);
   set_num_threads(2);
@@ -28,7 +24,7 @@ TEST_CASE("set_num_threads sets the count and rejects invalid counts", "[threads
 }
 
 TEST_CASE("parallel_for covers every index exactly once", "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   for (int threads : {1, 2, 3}) {
     set_num_threads(threads);
     for (int64_t n : {0, 1, 7, 1000, 100003}) {
@@ -46,7 +42,7 @@ TEST_CASE("parallel_for covers every index exactly once", "[threads]") {
 
 TEST_CASE("chunking is contiguous, ordered and depends only on n, grain and threads",
           "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   set_num_threads(2);
   REQUIRE(parallel_chunks(0, 10) == 0);
   REQUIRE(parallel_chunks(100, 1000) == 1);  // below the grain: one chunk, run inline
@@ -69,7 +65,7 @@ TEST_CASE("chunking is contiguous, ordered and depends only on n, grain and thre
 }
 
 TEST_CASE("a per-chunk reduction is bit-identical across runs", "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   set_num_threads(2);
   std::vector<float> v(200000);
   Rng rng(3);
@@ -91,7 +87,7 @@ TEST_CASE("a per-chunk reduction is bit-identical across runs", "[threads]") {
 
 TEST_CASE("nested parallel_for runs inline, and a chunk's exception reaches the caller",
           "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   set_num_threads(2);
   std::vector<std::atomic<int>> hits(64 * 64);
   parallel_for(64, 1, [&](int64_t s, int64_t e) {
@@ -139,7 +135,7 @@ TEST_CASE("OpenBLAS's worker spin timeout is shortened unless the user set one",
   // had set one before the process started).
   REQUIRE(openblas_thread_timeout() == std::atoi(env));
   // BLAS still works at 2 threads after its threads were restarted.
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   set_num_threads(2);
   Tensor a = Tensor::ones({64, 64}), b = Tensor::ones({64, 64});
   REQUIRE(matmul(a, b).at({5, 7}) == 64.0f);
@@ -155,7 +151,7 @@ struct GemmThreadMinGuard {
 
 TEST_CASE("by default every GEMM runs on one OpenBLAS thread; with a threshold, large ones on all",
           "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   GemmThreadMinGuard threshold_guard;
   set_threaded_gemm_min_work(std::numeric_limits<double>::infinity());  // the default
   set_num_threads(2);
@@ -194,7 +190,7 @@ TEST_CASE("by default every GEMM runs on one OpenBLAS thread; with a threshold, 
 
 TEST_CASE("sgemm splits products from 1 M multiply-adds over the pool at 2+ threads only",
           "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   GemmThreadMinGuard threshold_guard;
   set_threaded_gemm_min_work(std::numeric_limits<double>::infinity());  // the default
   set_num_threads(1);
@@ -222,7 +218,7 @@ TEST_CASE("sgemm splits products from 1 M multiply-adds over the pool at 2+ thre
 
 TEST_CASE("sgemm agrees with the reference for every transpose, split or not",
           "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   Rng rng(11);
   // (M, N, K): split by columns (M < N), by rows (M >= N) with a ragged last part, and unsplit;
   // at 3 and 4 threads into as many parts (a pool larger than this machine's 2 cores).
@@ -251,7 +247,7 @@ TEST_CASE("sgemm agrees with the reference for every transpose, split or not",
 
 TEST_CASE("sgemm_pair runs two products at once only at 2+ threads and from 1 M multiply-adds",
           "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   GemmThreadMinGuard threshold_guard;
   set_threaded_gemm_min_work(std::numeric_limits<double>::infinity());  // the default
   set_num_threads(1);
@@ -271,7 +267,7 @@ TEST_CASE("sgemm_pair runs two products at once only at 2+ threads and from 1 M 
 }
 
 TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[threads]") {
-  ThreadsGuard guard;
+  ThreadCountGuard guard;  // restores the count when the test ends
   Rng rng(12);
   // (M, N, K) of both products: at once at 2 threads (the first two), one after the other (a
   // 4-row product, which runs as sgemv rows, and a small one), none of them split.

@@ -171,7 +171,7 @@ TEST_CASE("unary ops name themselves when given an undefined tensor", "[ops][err
 TEST_CASE("unary ops run the parallel path and agree with the serial one", "[ops][threads]") {
   // 100k elements exceed the parallel grain; the values must not depend on the thread count.
   Tensor x = rand_tensor({100000}, 3, false, -3.0f, 3.0f);
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   set_num_threads(1);
   Tensor y1 = gelu(x), t1 = tanh(x);
   set_num_threads(2);

@@ -65,7 +65,7 @@ struct HeadsRun {
 };
 HeadsRun attention_at_threads(const Tensor& x, const Tensor& w, int64_t heads, bool causal,
                               int threads) {
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   set_num_threads(threads);
   Tensor a = x.detach().clone();
   a.requires_grad_(true);

@@ -326,7 +326,7 @@ TEST_CASE("BatchNorm of a constant feature gives beta and finite gradients (no N
 }
 
 TEST_CASE("BatchNorm dgamma/dbeta/dx are bit-identical across runs", "[layers][batchnorm][determinism]") {
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     auto bn = make_bn(96, 71);
@@ -359,7 +359,7 @@ TEST_CASE("BatchNorm kernels give bit-identical results at 1 and 2 threads, mask
   Tensor dy = rand_tensor({R, C}, 82, false);
   Tensor g = rand_tensor({C}, 83, false), mk = Tensor::ones({R});
   for (int64_t r = 7; r < R; r += 10) mk.data()[r] = 0.0f;
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   std::vector<std::vector<float>> out[2];
   for (int t = 0; t < 2; ++t) {
     set_num_threads(t + 1);

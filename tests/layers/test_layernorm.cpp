@@ -218,7 +218,7 @@ TEST_CASE("LayerNorm of a constant row is beta, with finite gradients (no NaN)",
 }
 
 TEST_CASE("LayerNorm dgamma/dbeta are bit-identical across runs", "[layers][layernorm][determinism]") {
-  nl::test::ThreadCountGuard restore_threads;
+  nl::ThreadCountGuard restore_threads;
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     auto ln = make_ln({64}, true, 51);
