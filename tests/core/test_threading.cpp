@@ -23,6 +23,29 @@ TEST_CASE("set_num_threads sets the count and rejects invalid counts", "[threads
   REQUIRE(num_threads() == 2);
 }
 
+TEST_CASE("ThreadCountGuard sets a count for its scope and restores it, after a throw too",
+          "[threads]") {
+  ThreadCountGuard outer;  // whatever happens below, the suite's count comes back
+  set_num_threads(1);
+  {
+    ThreadCountGuard two(2);
+    REQUIRE(num_threads() == 2);
+  }
+  REQUIRE(num_threads() == 1);
+  try {
+    ThreadCountGuard three(3);
+    REQUIRE(num_threads() == 3);
+    throw std::runtime_error("leaves the scope by an exception");
+  } catch (const std::runtime_error&) {
+  }
+  REQUIRE(num_threads() == 1);
+  {
+    ThreadCountGuard keep;  // no count given: saves and restores only
+    set_num_threads(2);
+  }
+  REQUIRE(num_threads() == 1);
+}
+
 TEST_CASE("parallel_for covers every index exactly once", "[threads]") {
   ThreadCountGuard guard;  // restores the count when the test ends
   for (int threads : {1, 2, 3}) {
