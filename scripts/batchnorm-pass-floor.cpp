@@ -8,8 +8,9 @@
 //          statistics (read x), apply (read x, stream y), gradient sums (read dy and x), dx
 //          (read dy and x, stream dx): 8 array passes where the floor counts 5;
 //   rows, plain stores  the same with y and dx written through the caches, as the kernels do
-//          below the streaming size (16 MiB arrays: layers/kernels/norm_common.h), i.e. the
-//          bare pattern of the 8192x256 row (docs/performance-history.md, tenth round);
+//          below the streaming size (16 MiB arrays when this was written, 8 MiB since the
+//          twenty-third round: layers/kernels/norm_common.h), i.e. the bare pattern of the
+//          8192x256 row as it then ran (docs/performance-history.md, tenth round);
 //   slabs  the same four passes one column slab at a time (W columns of every row), so that
 //          the second pass over a slab might find it in L3 instead of DRAM: 5 DRAM passes.
 // Prints each variant's median and the counted floor's share of it (the benchmark's % floor).

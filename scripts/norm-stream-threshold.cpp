@@ -7,7 +7,7 @@
 //   g++ -O3 -march=native -std=c++20 -I. scripts/norm-stream-threshold.cpp build/libnormlab.a \
 //       -lopenblas -lz -lpthread -o /tmp/norm-stream-threshold
 //   NORMLAB_STREAM_MIB=0 /tmp/norm-stream-threshold 8192 256    # never streamed
-//   NORMLAB_STREAM_MIB=1 /tmp/norm-stream-threshold 8192 256    # streamed (outputs >= 1 MiB)
+//   NORMLAB_STREAM_MIB=1 /tmp/norm-stream-threshold 8192 256    # streamed (outputs >= 1 MiB; 1 thread)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

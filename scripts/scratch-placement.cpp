@@ -2,7 +2,8 @@
 // call by call (docs/performance-history.md, eighth round). No normlab code: the kernel's row loop
 // reduced to its loads and stores (pass 1 over two rows: the row sums and the partials' load,
 // add and store; pass 2 per row: dx from L1, streamed when the arrays are 16 MiB or more, as
-// the kernel does). Only the address of the partials buffer differs between the variants:
+// the kernel did then; 8 MiB since the twenty-third round). Only the address of the partials
+// buffer differs between the variants:
 //   1. at malloc's usual 16 bytes past a line, every thread's slice next to the other's
 //      (std::vector, as before the eighth round): each 64-byte access straddles two lines, and
 //      at 2 threads the two slices share the line at their boundary;

@@ -11,6 +11,7 @@
 
 #include "core/autograd.h"
 #include "core/storage.h"
+#include "core/threading.h"
 
 namespace nl::kernels {
 
@@ -219,12 +220,19 @@ enum class OutStore { kWrite, kAdd, kStream };
 // the row-wise kernels prefetch the next rows' inputs during the output pass instead. The cost
 // lands on the next op, which reads the output from DRAM instead of L3. Measured as forward ->
 // a reader of y -> backward -> a reader of dx (scripts/norm-stream-threshold.cpp, 1 thread,
-// medians of 6 alternated runs), streaming wins from 16 MiB arrays (8192x512: LayerNorm 3.70 ->
-// 3.22 ms, BatchNorm 4.67 -> 4.34 ms; 8192x1024: 8.99 -> 7.47, 10.24 -> 9.52) and not below
-// (8 MiB, 8192x256: LayerNorm 1.50 -> 1.43, BatchNorm 1.86 -> 2.05; 4 MiB: both lose 15-20 %),
-// so 16 MiB is the default (docs/performance-history.md, seventh round).
+// medians of 6 alternated runs): on the first host, streaming won from 16 MiB arrays (8192x512:
+// LayerNorm 3.70 -> 3.22 ms, BatchNorm 4.67 -> 4.34 ms; 8192x1024: 8.99 -> 7.47, 10.24 -> 9.52)
+// and was mixed at 8 MiB (8192x256: LayerNorm 1.50 -> 1.43, BatchNorm 1.86 -> 2.05; 4 MiB: both
+// lost 15-20 %). On the host of the twenty-third round, where the L3 left to this process
+// holds less (a STREAM triad falls from 107 GB/s at 12.6 MB to 55 at 38 MB), 8 MiB arrays win
+// by far (8192x256: LayerNorm 2.55 -> 1.83 ms, BatchNorm 4.02 -> 2.38) and 4 MiB ones win or
+// lose with the neighbours' load (8192x128: 0.72 -> 0.82 in one sitting, 1.26-1.44 -> 0.89-1.00
+// at 4096x256 in another), so 8 MiB is the default (docs/performance-history.md, seventh and
+// twenty-third rounds). The rule counts each thread's share of the output: at 2 threads the
+// same 8 MiB arrays ran faster through the caches (fwd 8192x256 streamed 0.60-0.68x, fwd+bwd
+// LayerNorm 1.18x, BatchNorm 0.93x, RMSNorm 0.91x), two L2s and two cores' bandwidth to L3.
 // NORMLAB_STREAM_MIB=N sets another threshold (0: never stream), for A/B measurements.
-constexpr int64_t kDefaultStreamBytes = int64_t{16} << 20;
+constexpr int64_t kDefaultStreamBytes = int64_t{8} << 20;
 
 inline int64_t stream_min_bytes() {
   static const int64_t bytes = [] {
@@ -236,12 +244,13 @@ inline int64_t stream_min_bytes() {
   return bytes;
 }
 
-// Whether an R x C output at out is streamed: large enough, and every row starting on a
-// 64-byte line (store_stream's requirement) and filling whole lines, i.e. whole 16-float
-// vectors, so the streamed loops have no scalar tail.
+// Whether an R x C output at out is streamed: each thread's share of it large enough, and every
+// row starting on a 64-byte line (store_stream's requirement) and filling whole lines, i.e.
+// whole 16-float vectors, so the streamed loops have no scalar tail.
 inline bool stream_output(const float* out, int64_t R, int64_t C) {
   constexpr int64_t kLine = 64;
-  return out && R * C * int64_t{4} >= stream_min_bytes() && C * int64_t{4} % kLine == 0 &&
+  const int64_t share = R * C * int64_t{4} / std::max(1, num_threads());
+  return out && share >= stream_min_bytes() && C * int64_t{4} % kLine == 0 &&
          reinterpret_cast<uintptr_t>(out) % kLine == 0;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/threading.h"
 #include "helpers.h"
 #include "layers/kernels/batchnorm.h"
 #include "layers/kernels/layernorm.h"
@@ -21,8 +22,9 @@ namespace {
 constexpr int64_t kC = 1024;
 constexpr int64_t kFirst = 1001;  // odd: not a row pair's first row
 constexpr int64_t kRows = 5;      // rows run alone
-// The smallest streamed size (the default threshold: 16 MiB = 4096 rows); 0 when
-// NORMLAB_STREAM_MIB switches streaming off.
+// The smallest size streamed at 1 thread (the default threshold: 8 MiB = 2048 rows); 0 when
+// NORMLAB_STREAM_MIB switches streaming off. The tests run at 1 thread (the rule counts each
+// thread's share).
 const int64_t kR = kernels::stream_min_bytes() <= (int64_t{1} << 30)
                        ? std::max(kernels::stream_min_bytes() / (kC * 4), kFirst + kRows)
                        : 0;
@@ -39,6 +41,7 @@ bool streaming_off() {
 }
 
 struct Inputs {
+  ThreadCountGuard one_thread{1};  // first: every test runs at 1 thread
   Tensor x = rand_tensor({kR, kC}, 1, false, -2.0f, 3.0f);
   Tensor dy = rand_tensor({kR, kC}, 2, false);
   Tensor gamma = rand_tensor({kC}, 3, false, 0.5f, 1.5f);
@@ -60,6 +63,10 @@ TEST_CASE("streamed norm outputs: the size and alignment rule", "[layernorm][str
   CHECK_FALSE(kernels::stream_output(in.y.data() + 1, kR, kC));  // not 64-byte aligned
   CHECK_FALSE(kernels::stream_output(in.y.data(), 2 * kR, kC - 8));  // rows leave a tail
   CHECK_FALSE(kernels::stream_output(nullptr, kR, kC));
+  if (kR * kC * 4 < 2 * kernels::stream_min_bytes()) {  // each thread's share counts
+    ThreadCountGuard two(2);
+    CHECK_FALSE(kernels::stream_output(in.y.data(), kR, kC));
+  }
 }
 
 TEST_CASE("LayerNorm: streamed y and dx equal the ordinary path row by row",
