@@ -2,20 +2,37 @@
 
 #include <cblas.h>
 
+#include <string>
+
 #include "core/gemm_recorder.h"
 #include "core/threading.h"
 
 namespace nl {
-namespace {
+
+bool blas_has_small_sgemm() {
+  static const bool yes = [] {
+    const std::string core = openblas_get_corename();
+    return core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids";
+  }();
+  return yes;
+}
 
 // A product whose op(A) has at most 4 rows runs as one matrix-vector product per row (cblas_sgemv,
 // still OpenBLAS): sgemm packs all of op(B) on every call, which for so few rows costs as much as
-// the arithmetic. Measured here (docs/performance-history.md, third round, step 9): 4x256x784 (the
-// batch-4 MLP) 1.47x faster, 2x256x784 3.7x, 4x256x256 1.04-1.29x. Not for a short K, nor an op(B)
-// past ~1 MB, which each row would reread from L3 (4x1024x1024: 0.78x).
+// the arithmetic. Measured on OpenBLAS's Haswell kernels (docs/performance-history.md, third
+// round, step 9): 4x256x784 (the batch-4 MLP) 1.47x faster, 2x256x784 3.7x, 4x256x256
+// 1.04-1.29x. Not for a short K, nor an op(B) past ~1 MB, which each row would reread from L3
+// (4x1024x1024: 0.78x). Where OpenBLAS has small-matrix sgemm kernels, which it uses up to
+// M·N·K = 10^6 and which pack nothing, 2-4 rows go to sgemm instead: there sgemv rows were
+// 1.4-3.2x slower (4x256x256 25.6 against 8.5 µs; twenty-third round); one row is as fast as
+// sgemv or faster that way.
 bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K) {
-  return M <= 4 && K >= 32 && N * K <= (int64_t{1} << 18);
+  if (M > 4 || K < 32 || N * K > (int64_t{1} << 18)) return false;
+  constexpr int64_t kSmallSgemmMaxMNK = 1000000;  // OpenBLAS 0.3.21's small-kernel limit
+  return !(blas_has_small_sgemm() && M >= 2 && M * N * K <= kSmallSgemmMaxMNK);
 }
+
+namespace {
 
 void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

@@ -15,7 +15,7 @@ constexpr int64_t kBlasSingleThreadMNK = int64_t{64} * 64 * 64;
 // core/threading.h; inside a pool task it runs whole on the calling thread). The parts round
 // differently from the whole product, so results depend on the thread count (and are
 // bit-identical run to run at a given one). A product with at most 4 rows runs as one sgemv
-// per row.
+// per row, unless OpenBLAS's small-matrix sgemm serves it (few_rows_as_gemv).
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, const float* B, float beta, float* C);
 // The same with explicit leading dimensions (row strides, in floats) of A, B and C, for
@@ -45,6 +45,15 @@ void sgemm(const GemmCall& g);
 // twice, as splitting each would. Otherwise they run one after the other, each as sgemm runs it.
 // A call with no C (a default GemmCall: a gradient nobody needs) is skipped.
 void sgemm_pair(const GemmCall& first, const GemmCall& second);
+
+// Whether the OpenBLAS in use runs a kernel set with small-matrix sgemm kernels (SkylakeX,
+// Cooperlake, SapphireRapids: its AVX-512 sets), from openblas_get_corename(); fixed per
+// process, so the choice below is too.
+bool blas_has_small_sgemm();
+// Whether an M x N x K product runs as one cblas_sgemv per row of C rather than one sgemm:
+// at most 4 rows, K >= 32, op(B) of at most 2^18 floats, and not where the small-matrix
+// sgemm kernels serve 2-4 rows better (core/blas.cpp says what was measured).
+bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K);
 
 // A naive triple loop with the same contract, double accumulation: the test reference only.
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -64,9 +64,23 @@ TEST_CASE("matmul of (2,3) and (4,5) names the op and both shapes", "[ops][error
   REQUIRE_THROWS_MENTIONING(matmul(Tensor::zeros({3}), Tensor::zeros({3, 5})), "matmul", "(3,)");
 }
 
-TEST_CASE("sgemm with at most 4 rows (run as matrix-vector products) agrees with the reference",
-          "[ops]") {
-  // M <= 4 and K >= 32 take core/blas.cpp's sgemv path; M = 5 the sgemm path, for contrast.
+TEST_CASE("few-row products: sgemv rows unless OpenBLAS's small-matrix sgemm serves them",
+          "[ops][blas]") {
+  // Fixed per process by the kernel set OpenBLAS runs (blas_has_small_sgemm).
+  INFO("small-matrix sgemm kernels: " << blas_has_small_sgemm());
+  CHECK_FALSE(few_rows_as_gemv(5, 256, 256));    // more than 4 rows
+  CHECK_FALSE(few_rows_as_gemv(4, 256, 16));     // short K
+  CHECK_FALSE(few_rows_as_gemv(4, 1024, 1024));  // op(B) past 2^18 floats
+  CHECK(few_rows_as_gemv(1, 256, 256));          // one row: sgemv on every kernel set
+  CHECK(few_rows_as_gemv(4, 251, 1000));         // past the small kernels' 10^6 multiply-adds
+  CHECK(few_rows_as_gemv(4, 250, 1000) == !blas_has_small_sgemm());
+  CHECK(few_rows_as_gemv(2, 256, 784) == !blas_has_small_sgemm());
+}
+
+TEST_CASE("sgemm with at most 4 rows (sgemv rows or the small-matrix path) agrees with the "
+          "reference", "[ops]") {
+  // M <= 4 and K >= 32 take core/blas.cpp's sgemv path (2-4 rows: unless OpenBLAS's small-matrix
+  // sgemm serves them); M = 5 the sgemm path, for contrast.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (int64_t M : {1, 2, 4, 5})
     for (bool ta : {false, true})
