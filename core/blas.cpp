@@ -24,8 +24,8 @@ bool blas_has_small_sgemm() {
 // 1.04-1.29x. Not for a short K, nor an op(B) past ~1 MB, which each row would reread from L3
 // (4x1024x1024: 0.78x). Where OpenBLAS has small-matrix sgemm kernels, which it uses up to
 // M·N·K = 10^6 and which pack nothing, 2-4 rows go to sgemm instead: there sgemv rows were
-// 1.4-3.2x slower (4x256x256 25.6 against 8.5 µs; twenty-third round); one row is as fast as
-// sgemv or faster that way.
+// 1.4-3.2x slower (4x256x256 25.6 against 8.5 µs; twenty-third round). One row stays on sgemv:
+// there sgemm was only 1.02-1.05x faster with op(B) transposed and 0.67x without.
 bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K) {
   if (M > 4 || K < 32 || N * K > (int64_t{1} << 18)) return false;
   constexpr int64_t kSmallSgemmMaxMNK = 1000000;  // OpenBLAS 0.3.21's small-kernel limit
