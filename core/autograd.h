@@ -34,10 +34,12 @@ class GradSink {
   // The gradient of input i; *overwrite is set when the buffer is fresh and uninitialised, in
   // which case the caller must write every element instead of adding.
   Tensor& target(size_t i, bool* overwrite);
-  // Adds g (input i's shape) into input i's gradient (copies when the buffer is fresh).
+  // Adds g (input i's shape) into input i's gradient (copies when the buffer is fresh; takes
+  // g's buffer itself when g is this node's own gradient and the input is an intermediate).
   void add(size_t i, const Tensor& g);
 
  private:
+  bool shared_beyond_sink(const Tensor& g) const;
   Node& node_;
   std::vector<Tensor> handles_;  // stable references to the buffers handed out
 };

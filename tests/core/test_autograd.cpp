@@ -95,6 +95,45 @@ TEST_CASE("backward reads the upstream gradient without copying it and never wri
   }
 }
 
+TEST_CASE("an add hands its gradient to its inputs' producers without a copy, copy-on-write",
+          "[autograd]") {
+  // Residual patterns: the add's incoming gradient becomes both producers' accumulator (shared),
+  // and a later contribution to one of them must not leak into the other (copied first).
+  Tensor x = Tensor::from_vector({1, 2, 3}, {3}).requires_grad_();
+  const Tensor w = Tensor::from_vector({0.5f, -2.0f, 4.0f}, {3});
+  SECTION("y = a + a with a an intermediate: 2 da") {
+    Tensor a = mul_scalar(x, 3.0f);
+    sum(mul(add(a, a), w)).backward();
+    REQUIRE(x.grad().to_vector() == std::vector<float>{3.0f, -12.0f, 24.0f});  // 6 w
+  }
+  SECTION("a residual block: z = h + f(h), h and f(h) intermediates") {
+    Tensor h = mul_scalar(x, 2.0f);
+    Tensor f = mul(h, h);                 // f(h) = h^2
+    sum(mul(add(h, f), w)).backward();    // dz/dx = 2 (1 + 2h) w
+    const std::vector<float> want{0.5f * 2 * (1 + 4), -2.0f * 2 * (1 + 8), 4.0f * 2 * (1 + 12)};
+    REQUIRE(x.grad().to_vector() == want);
+  }
+  SECTION("two adds share one buffer; each producer later gets a different extra term") {
+    Tensor a = mul_scalar(x, 2.0f), b = mul_scalar(x, 5.0f);
+    Tensor s = add(a, b);                     // ds -> a and b, shared
+    Tensor z = add(add(s, mul(a, a)), mul_scalar(b, 7.0f));  // a and b accumulate more, apart
+    sum(mul(z, w)).backward();                // dz/dx = (2 + 5) + 2a*2 + 35 = 42 + 8x
+    const std::vector<float> want{0.5f * 50, -2.0f * 58, 4.0f * 66};
+    REQUIRE(x.grad().to_vector() == want);
+  }
+  SECTION("finite differences on a deeper mix of shared and accumulated gradients") {
+    auto fn = [](const std::vector<Tensor>& in) {
+      Tensor h = tanh(in[0]);
+      Tensor r1 = add(h, mul(h, in[1]));
+      Tensor r2 = add(r1, exp(mul_scalar(r1, 0.3f)));
+      return sum(mul(add(r2, r1), add(h, r2)));
+    };
+    const auto result = gradcheck(fn, {rand_tensor({2, 5}, 7), rand_tensor({2, 5}, 8)});
+    INFO(result.message);
+    REQUIRE(result.ok);
+  }
+}
+
 TEST_CASE("backward misuse raises AutogradError", "[autograd][errors]") {
   Tensor x = rand_tensor({2, 3}, 2);
   // a non-scalar without a gradient
