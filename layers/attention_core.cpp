@@ -98,13 +98,13 @@ float* head_scratch(int64_t n, ScratchSlot slot) {
 }
 
 // C = A Bᵀ for one head, A: T×dh at lda, B: T×dh at ldb, C: T×T at ldc, by query blocks:
-// rows [r0, r1) against keys [0, r1). OpenBLAS's small-matrix kernels (its AVX-512 sets,
-// blas_has_small_sgemm) run this NT form 1.4x slower than the NN form of the same product
-// (64×64×32 out of the (B,T,3d) projection: 3.55 against 2.45 µs with hot caches, 6.1
-// against 3.1-3.6 µs inside the lm_ln step), so there Bᵀ is first transposed into the
-// thread's scratch and the products run NN: lm_ln's step 1.0 % faster, lm_tiny's 3.9 %
-// (twenty-fourth round). On the other kernel sets (Haswell's) both forms take the same time
-// and the products stay NT, as before.
+// rows [r0, r1) against keys [0, r1). Where OpenBLAS has small-matrix kernels (its AVX-512
+// sets, blas_has_small_sgemm) it serves the NN form of a per-head product with them but not
+// this NT form, which takes its packing path: 1.4x slower (64×64×32 out of the (B,T,3d)
+// projection: 3.55 against 2.45 µs with hot caches, 6.1 against 3.1-3.6 µs inside the lm_ln
+// step). So there Bᵀ is first transposed into the thread's scratch and the products run NN:
+// lm_ln's step 1.0 % faster, lm_tiny's 3.9 % (twenty-fourth round). On the other kernel sets
+// (Haswell's: no small-matrix path) both forms take the same time and stay NT, as before.
 void times_transposed(int64_t T, int64_t dh, int64_t block, const float* A, int64_t lda,
                       const float* B, int64_t ldb, float* C, int64_t ldc) {
   const bool transpose_first = blas_has_small_sgemm();
