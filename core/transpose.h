@@ -6,6 +6,7 @@
 // shuffles to AVX, SSE or scalar code, whatever the build targets.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "core/simd.h"
 

@@ -108,19 +108,16 @@ float* head_scratch(int64_t n, ScratchSlot slot) {
 void times_transposed(int64_t T, int64_t dh, int64_t block, const float* A, int64_t lda,
                       const float* B, int64_t ldb, float* C, int64_t ldc) {
   const bool transpose_first = blas_has_small_sgemm();
-  float* bt = nullptr;
   if (transpose_first) {
-    bt = head_scratch(dh * T, kTransposed);
+    float* bt = head_scratch(dh * T, kTransposed);
     transpose_into(B, ldb, T, dh, bt, T);
+    B = bt;
+    ldb = T;
   }
   for (int64_t r0 = 0; r0 < T; r0 += block) {
     const int64_t r1 = std::min(T, r0 + block);
-    if (transpose_first)
-      sgemm(false, false, r1 - r0, r1, dh, 1.0f, A + r0 * lda, lda, bt, T, 0.0f, C + r0 * ldc,
-            ldc);
-    else
-      sgemm(false, true, r1 - r0, r1, dh, 1.0f, A + r0 * lda, lda, B, ldb, 0.0f, C + r0 * ldc,
-            ldc);
+    sgemm(false, !transpose_first, r1 - r0, r1, dh, 1.0f, A + r0 * lda, lda, B, ldb, 0.0f,
+          C + r0 * ldc, ldc);
   }
 }
 
