@@ -169,11 +169,63 @@ void dx_row(const float* xr, const float* dyr, const float* g, const RowStats& s
   }
 }
 
+// Pass 2 of kRows rows together when dx streams (rows from DRAM): dx as dx_row computes it,
+// and the rows' dy*x̂ / dy into the dgamma/dbeta partials, which pass 1 then leaves alone, so
+// pass 1 — the pass that waits on DRAM — only loads and sums. The partials get the same terms
+// in the same order as from pass 1 (the same bits). Measured on the twenty-third round's host
+// (scripts/ln-backward-structures.cpp, 8192×1024, 1 thread): the pattern 4.68 → 3.64 ms.
+template <int kRows, bool kG>
+void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&dy)[kRows],
+                           const float* g, const RowStats (&st)[kRows], const float (&a)[kRows],
+                           const float (&b)[kRows], int64_t C, float* pdg, float* pdb,
+                           float* const (&dx)[kRows], const float* const (&next_x)[kRows],
+                           const float* const (&next_dy)[kRows]) {
+  Vf16 vmh[kRows], vml[kRows], vrs[kRows], va[kRows], vb[kRows];
+  for (int i = 0; i < kRows; ++i) {
+    vmh[i] = simd::splat(st[i].mean_hi);
+    vml[i] = simd::splat(st[i].mean_lo);
+    vrs[i] = simd::splat(st[i].rstd);
+    va[i] = simd::splat(a[i]);
+    vb[i] = simd::splat(b[i]);
+  }
+  int64_t j = 0;
+  for (; j + kWidth <= C; j += kWidth) {
+    Vf16 pg{}, pb{};
+    for (int i = 0; i < kRows; ++i) {
+      if (next_x[i]) {
+        simd::prefetch(next_x[i] + j);
+        simd::prefetch(next_dy[i] + j);
+      }
+      const Vf16 xh = ((simd::load(x[i] + j) - vmh[i]) - vml[i]) * vrs[i];
+      const Vf16 dyv = simd::load(dy[i] + j);
+      Vf16 d = dyv;
+      if constexpr (kG) d *= simd::load(g + j);
+      simd::store_stream(dx[i] + j, vrs[i] * (d - va[i] - xh * vb[i]));
+      pg += dyv * xh;
+      pb += dyv;
+    }
+    simd::store(pdg + j, simd::load(pdg + j) + pg);
+    simd::store(pdb + j, simd::load(pdb + j) + pb);
+  }
+  for (; j < C; ++j) {  // streamed rows have no tail (C % kWidth == 0); kept for safety
+    float pg = 0.0f, pb = 0.0f;
+    for (int i = 0; i < kRows; ++i) {
+      const float xh = ((x[i][j] - st[i].mean_hi) - st[i].mean_lo) * st[i].rstd;
+      const float d = kG ? dy[i][j] * g[j] : dy[i][j];
+      dx[i][j] = st[i].rstd * (d - a[i] - xh * b[i]);
+      pg += dy[i][j] * xh;
+      pb += dy[i][j];
+    }
+    pdg[j] += pg;
+    pdb[j] += pb;
+  }
+}
+
 // kRows (1 or 2) consecutive rows of the backward that share gamma and the dgamma/dbeta
 // partials (two rows per sweep halve the partials' loads and stores). Pass 1 per row:
 // a = mean(dŷ), b = mean(dŷ x̂) in 16-float vectors; the rows' dy*x̂ / dy go into the
 // partials. Pass 2 per row (dx_row): dx, written, added or streamed; next_x / next_dy as there.
-template <int kRows, OutStore kMode, bool kG, bool kParams>
+template <int kRows, OutStore kMode, bool kG, bool kParams, bool kPartialsInPass2>
 void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
                    const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
                    float* const (&dx)[kRows], const float* const (&next_x)[kRows],
@@ -187,6 +239,7 @@ void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRow
     sa[i] = sb[i] = Vf16{};
     ta[i] = tb[i] = 0.0f;
   }
+  constexpr bool kPartialsHere = kParams && !kPartialsInPass2;
   int64_t j = 0;
   for (; j + kWidth <= C; j += kWidth) {
     Vf16 pg{}, pb{};
@@ -197,10 +250,12 @@ void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRow
       if constexpr (kG) d *= simd::load(g + j);
       sa[i] += d;
       sb[i] += d * xh;
-      pg += dyv * xh;
-      pb += dyv;
+      if constexpr (kPartialsHere) {
+        pg += dyv * xh;
+        pb += dyv;
+      }
     }
-    if constexpr (kParams) {
+    if constexpr (kPartialsHere) {
       simd::store(pdg + j, simd::load(pdg + j) + pg);
       simd::store(pdb + j, simd::load(pdb + j) + pb);
     }
@@ -215,34 +270,55 @@ void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRow
       pg += dy[i][j] * xh;
       pb += dy[i][j];
     }
-    if constexpr (kParams) {
+    if constexpr (kPartialsHere) {
       pdg[j] += pg;
       pdb[j] += pb;
     }
   }
   if (!dx[0]) return;
   const float inv_c = 1.0f / static_cast<float>(C);
+  float a[kRows], b[kRows];
   for (int i = 0; i < kRows; ++i) {
-    const float a = (simd::hsum(sa[i]) + ta[i]) * inv_c;
-    const float b = (simd::hsum(sb[i]) + tb[i]) * inv_c;
-    dx_row<kG, kMode>(x[i], dy[i], g, st[i], a, b, C, dx[i], next_x[i], next_dy[i]);
+    a[i] = (simd::hsum(sa[i]) + ta[i]) * inv_c;
+    b[i] = (simd::hsum(sb[i]) + tb[i]) * inv_c;
+  }
+  if constexpr (kPartialsInPass2) {
+    dx_rows_with_partials<kRows, kG>(x, dy, g, st, a, b, C, pdg, pdb, dx, next_x, next_dy);
+  } else {
+    for (int i = 0; i < kRows; ++i)
+      dx_row<kG, kMode>(x[i], dy[i], g, st[i], a[i], b[i], C, dx[i], next_x[i], next_dy[i]);
   }
 }
 
-// Dispatches on (gamma?, partials?) for kRows rows.
+// Rows this long or longer whose dx streams (from DRAM; dx never null then: stream_output) sum
+// the dgamma/dbeta partials in pass 2 (dx_rows_with_partials). There a pair's two rows of x and
+// dy (16 KiB at C = 1024), gamma and the partials (12 KiB) crowd the 32 KiB L1 in pass 1;
+// shorter rows lose by it: fwd+bwd 8192×256 0.86x, 8192×1024 1.09x beside a 1.04 control
+// (twenty-fourth round; the twenty-first round's host read 0.95 and 1.01-1.03).
+constexpr int64_t kPartialsInPass2MinC = 1024;
+
+// Dispatches on (gamma?, partials?, where the partials go) for kRows rows.
 template <int kRows, OutStore kMode>
 void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
                    const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
                    float* const (&dx)[kRows], const float* const (&next_x)[kRows],
                    const float* const (&next_dy)[kRows]) {
-  if (g && pdg)
-    backward_rows<kRows, kMode, true, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  const bool pass2 = kMode == OutStore::kStream && C >= kPartialsInPass2MinC;
+  if (g && pdg && pass2)
+    backward_rows<kRows, kMode, true, true, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+  else if (g && pdg)
+    backward_rows<kRows, kMode, true, true, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
   else if (g)
-    backward_rows<kRows, kMode, true, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+    backward_rows<kRows, kMode, true, false, false>(dy, x, st, g, C, pdg, pdb, dx, next_x,
+                                                    next_dy);
+  else if (pdg && pass2)
+    backward_rows<kRows, kMode, false, true, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
   else if (pdg)
-    backward_rows<kRows, kMode, false, true>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+    backward_rows<kRows, kMode, false, true, false>(dy, x, st, g, C, pdg, pdb, dx, next_x,
+                                                    next_dy);
   else
-    backward_rows<kRows, kMode, false, false>(dy, x, st, g, C, pdg, pdb, dx, next_x, next_dy);
+    backward_rows<kRows, kMode, false, false, false>(dy, x, st, g, C, pdg, pdb, dx, next_x,
+                                                     next_dy);
 }
 
 }  // namespace

@@ -93,13 +93,19 @@ TEST_CASE("LayerNorm: streamed y and dx equal the ordinary path row by row",
                               r.data(), kRows, kC, 1, g);
   CHECK(same_rows(in.dx, dx));
 
-  SECTION("an unaligned dx takes the ordinary stores, same bits") {
-    std::vector<float> shifted(kR * kC + 1);
+  SECTION("an unaligned dx takes the ordinary stores, same bits, dgamma and dbeta included") {
+    // The streamed backward sums the dgamma / dbeta partials in its second pass, the ordinary
+    // one in its first: the same terms in the same order.
+    std::vector<float> shifted(kR * kC + 1), dgamma2(kC), dbeta2(kC);
     grads.dx = shifted.data() + 1;
+    grads.dgamma = dgamma2.data();
+    grads.dbeta = dbeta2.data();
     REQUIRE_FALSE(kernels::stream_output(grads.dx, kR, kC));
     kernels::layernorm_backward(in.dy.data(), in.x.data(), in.gamma.data(), mean.data(),
                                 lo.data(), rstd.data(), kR, kC, 1, grads);
     CHECK(std::memcmp(grads.dx, in.dx.data(), kR * kC * sizeof(float)) == 0);
+    CHECK(std::memcmp(dgamma2.data(), dgamma.data(), kC * sizeof(float)) == 0);
+    CHECK(std::memcmp(dbeta2.data(), dbeta.data(), kC * sizeof(float)) == 0);
   }
 }
 
