@@ -172,8 +172,9 @@ void dx_row(const float* xr, const float* dyr, const float* g, const RowStats& s
 // Pass 2 of kRows rows together when dx streams (rows from DRAM): dx as dx_row computes it,
 // and the rows' dy*x̂ / dy into the dgamma/dbeta partials, which pass 1 then leaves alone, so
 // pass 1 — the pass that waits on DRAM — only loads and sums. The partials get the same terms
-// in the same order as from pass 1 (the same bits). Measured on the twenty-third round's host
-// (scripts/ln-backward-structures.cpp, 8192×1024, 1 thread): the pattern 4.68 → 3.64 ms.
+// in the same order as from pass 1 (the same bits). The pattern on the twenty-third round's host
+// (scripts/ln-backward-structures.cpp, 8192×1024, 1 thread): 4.68 → 3.64 ms; the kernel's
+// fwd+bwd 1.07-1.10x faster (docs/performance-history.md, twenty-fourth round).
 template <int kRows, bool kG>
 void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&dy)[kRows],
                            const float* g, const RowStats (&st)[kRows], const float (&a)[kRows],
