@@ -225,7 +225,9 @@ void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&
 // kRows (1 or 2) consecutive rows of the backward that share gamma and the dgamma/dbeta
 // partials (two rows per sweep halve the partials' loads and stores). Pass 1 per row:
 // a = mean(dŷ), b = mean(dŷ x̂) in 16-float vectors; the rows' dy*x̂ / dy go into the
-// partials. Pass 2 per row (dx_row): dx, written, added or streamed; next_x / next_dy as there.
+// partials, unless kPartialsInPass2. Pass 2: per row (dx_row), dx written, added or streamed;
+// with kPartialsInPass2 (streamed rows of kPartialsInPass2MinC and more) both rows in one sweep
+// that also adds the partials (dx_rows_with_partials). next_x / next_dy as in dx_row.
 template <int kRows, OutStore kMode, bool kG, bool kParams, bool kPartialsInPass2>
 void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRows],
                    const RowStats (&st)[kRows], const float* g, int64_t C, float* pdg, float* pdb,
