@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/simd.h"
+
 namespace nl {
 
 // exp(x) for x in [-87, 0]: x = k ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to
@@ -28,6 +30,27 @@ inline float fast_exp_nonpos(float x) {
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
+}
+
+// fast_exp_nonpos on 16 lanes: the same operations in the same order, so each lane gives the
+// bits of the scalar function (tests/core/test_fast_math.cpp compares them), for kernels that
+// work on whole vectors (layers/kernels/masked_softmax.cpp).
+inline simd::Vf16 fast_exp_nonpos(simd::Vf16 x) {
+  x = x < -87.0f ? simd::splat(-87.0f) : x;
+  const float kLog2e = 1.44269504088896341f;
+  const float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+  const simd::Vf16 kf = (x * kLog2e + 12582912.0f) - 12582912.0f;
+  const simd::Vf16 r = (x - kf * kLn2Hi) - kf * kLn2Lo;
+  simd::Vf16 p = simd::splat(1.0f / 5040.0f);
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const simd::Vi16 bits = (__builtin_convertvector(kf, simd::Vi16) + 127) << 23;
+  return p * (simd::Vf16)bits;  // a vector cast keeps the bits
 }
 
 // exp(x) for x <= 0 (-inf included) where results below the normal floats may become 0: exactly

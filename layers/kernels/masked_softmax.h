@@ -21,6 +21,10 @@ struct SoftmaxMask {
 // s, y: (N, T, S) contiguous; s == y (in place) is allowed.
 void masked_softmax_forward(const float* s, float* y, int64_t N, int64_t T, int64_t S,
                             float scale, const SoftmaxMask& mask);
+// The same, one row at a time: masked_softmax_forward's path when S is not a multiple of 16,
+// and the reference its 16-row path must match bit for bit (tests/layers/test_attention_fused.cpp).
+void masked_softmax_forward_by_rows(const float* s, float* y, int64_t N, int64_t T, int64_t S,
+                                    float scale, const SoftmaxMask& mask);
 // y, dy, ds: (N, T, S); ds == dy (in place) is allowed. accumulate: ds += instead of ds =.
 // causal: row t reads y and dy only on keys [0, t + 1) and writes 0 (or adds nothing) on the
 // rest, for a dy whose entries above the diagonal were never computed (the causal triangle of

@@ -1,6 +1,9 @@
-// fast_tanh / fast_exp_nonpos(_or_zero) against libm in double precision.
+// fast_tanh / fast_exp_nonpos(_or_zero) against libm in double precision; the 16-lane
+// fast_exp_nonpos against the scalar one, bit for bit.
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/fast_math.h"
 #include "helpers.h"
@@ -30,6 +33,22 @@ TEST_CASE("fast_exp_nonpos matches std::exp on [-87, 0]", "[core]") {
     worst_rel = std::max(worst_rel, std::abs(nl::fast_exp_nonpos(xf) / std::exp(double(xf)) - 1.0));
   }
   REQUIRE(worst_rel < 5e-7);  // a few ulps (ulp = 6e-8 relative)
+}
+
+TEST_CASE("fast_exp_nonpos on 16 lanes gives the scalar function's bits", "[core]") {
+  // Every 7th float bit pattern's worth of steps over [-100, 0], -0 and -inf included.
+  std::vector<float> xs = {-0.0f, -std::numeric_limits<float>::infinity(), -87.0f, -86.99999f};
+  for (double x = -100.0; x <= 0.0; x += 1.0 / 4096.0 + 1e-9) xs.push_back(static_cast<float>(x));
+  while (xs.size() % nl::simd::kWidth != 0) xs.push_back(-1.0f);
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < xs.size(); i += nl::simd::kWidth) {
+    const nl::simd::Vf16 e = nl::fast_exp_nonpos(nl::simd::load(xs.data() + i));
+    for (int k = 0; k < nl::simd::kWidth; ++k) {
+      const float scalar = nl::fast_exp_nonpos(xs[i + k]);
+      mismatches += std::memcmp(&scalar, &e[k], sizeof scalar) != 0;
+    }
+  }
+  REQUIRE(mismatches == 0);
 }
 
 TEST_CASE("fast_exp_nonpos_or_zero: exp on [-87, 0], 0 below and at -inf, NaN kept", "[core]") {

@@ -170,6 +170,42 @@ TEST_CASE("causal masked softmax never reads scores or dy above the diagonal",
   }
 }
 
+TEST_CASE("masked softmax: the 16-row block path gives the row path's bits",
+          "[layers][attention][fused]") {
+  // S a multiple of 16 takes the block path; T = 37 leaves groups of fewer than 16 rows at
+  // every head's end; the padding mask masks some keys and, in batch 1, every key (all-zero
+  // rows); scores above the diagonal are NaN under the causal mask (never read).
+  for (int64_t S : {16, 48, 64, 128})
+    for (bool causal : {false, true})
+      for (bool padded : {false, true}) {
+        INFO("S " << S << ", causal " << causal << ", padded " << padded);
+        const int64_t B = 2, heads = 3, N = B * heads, T = causal ? S : 37;
+        Tensor s = rand_tensor({N, T, S}, 90 + S, false, -30.0f, 30.0f);
+        std::vector<float> valid(B * S, 1.0f);
+        for (int64_t j = 0; j < S; ++j) {
+          if (j % 5 == 3) valid[j] = 0.0f;
+          valid[S + j] = 0.0f;
+        }
+        kernels::SoftmaxMask mask;
+        mask.causal = causal;
+        mask.heads = heads;
+        mask.key_valid = padded ? valid.data() : nullptr;
+        if (causal)
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t t = 0; t < T; ++t)
+              for (int64_t j = t + 1; j < S; ++j)
+                s.set({n, t, j}, std::numeric_limits<float>::quiet_NaN());
+        Tensor blocks = Tensor::empty({N, T, S}), by_rows = Tensor::empty({N, T, S});
+        kernels::masked_softmax_forward(s.data(), blocks.data(), N, T, S, 0.3f, mask);
+        kernels::masked_softmax_forward_by_rows(s.data(), by_rows.data(), N, T, S, 0.3f, mask);
+        REQUIRE(std::memcmp(blocks.data(), by_rows.data(), sizeof(float) * N * T * S) == 0);
+        Tensor in_place = s.clone();  // s == y, as attention_heads calls it
+        kernels::masked_softmax_forward(in_place.data(), in_place.data(), N, T, S, 0.3f, mask);
+        REQUIRE(std::memcmp(in_place.data(), by_rows.data(), sizeof(float) * N * T * S) == 0);
+        if (padded) REQUIRE(by_rows.at({heads, 0, 0}) == 0.0f);  // batch 1: every key masked
+      }
+}
+
 TEST_CASE("attention_heads agrees with the per-head-copy composition, values and gradients",
           "[layers][attention][fused]") {
   for (bool causal : {false, true})
