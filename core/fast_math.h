@@ -35,8 +35,8 @@ inline float fast_exp_nonpos(float x) {
 // fast_exp_nonpos on 16 lanes: the same operations in the same order, so each lane gives the
 // bits of the scalar function (tests/core/test_fast_math.cpp compares them), for kernels that
 // work on whole vectors (layers/kernels/masked_softmax.cpp).
-inline simd::Vf16 fast_exp_nonpos(simd::Vf16 x) {
-  x = x < -87.0f ? simd::splat(-87.0f) : x;
+inline simd::Vf16 fast_exp_nonpos(const simd::Vf16& v) {
+  const simd::Vf16 x = v < -87.0f ? simd::splat(-87.0f) : v;
   const float kLog2e = 1.44269504088896341f;
   const float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
   const simd::Vf16 kf = (x * kLog2e + 12582912.0f) - 12582912.0f;

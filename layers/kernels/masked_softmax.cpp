@@ -57,11 +57,12 @@ struct RowGroup {
 
 // The largest lane of v (no NaN there), merged as a tree: the max is exact in any order.
 float lane_max(const simd::Vf16& v) {
-  auto pick = [](auto a, auto b) { return a > b ? a : b; };
-  const simd::Vf8 m8 = pick(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
-                            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
-  const simd::Vf4 m4 = pick(__builtin_shufflevector(m8, m8, 0, 1, 2, 3),
-                            __builtin_shufflevector(m8, m8, 4, 5, 6, 7));
+  const simd::Vf8 lo8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  const simd::Vf8 hi8 = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const simd::Vf8 m8 = lo8 > hi8 ? lo8 : hi8;
+  const simd::Vf4 lo4 = __builtin_shufflevector(m8, m8, 0, 1, 2, 3);
+  const simd::Vf4 hi4 = __builtin_shufflevector(m8, m8, 4, 5, 6, 7);
+  const simd::Vf4 m4 = lo4 > hi4 ? lo4 : hi4;
   return std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
 }
 
