@@ -43,12 +43,12 @@ void forward_row(const float* s, float* y, int64_t S, int64_t len, const float* 
 // forward_row for S a multiple of 16, on whole 16-lane blocks and 16 rows at a time, with the
 // same bits. forward_row's cost is latency more than arithmetic: per row a chain of 16
 // dependent max merges, one of up to 31 dependent adds (lanes::sum's fixed order) and five
-// loops of 1-4 blocks with scalar tails, too long for the next row's work to hide. Here lanes
-// past len and masked keys hold -inf until the exp makes them 0, so no pass has a scalar tail;
-// the max, exact in any order, is merged as a tree; and the sums keep lanes::sum's order (whole
-// blocks lane by lane, the lanes 0..15, then the tail in order) with one row per lane: the 16
-// rows' lane partials and tail blocks are transposed, then added one vector at a time. A 64×64
-// head in place (scripts/softmax-rows.cpp): causal 3.3 -> 2.5 µs, all keys 3.8 -> 2.8; in
+// short loops, each with its own set-up and tail, too long for the next row's work to hide.
+// Here lanes past len and masked keys hold -inf until the exp makes them 0, so every pass runs
+// on whole blocks; the max, exact in any order, is merged as a tree; and the sums keep
+// lanes::sum's order (whole blocks lane by lane, the lanes 0..15, then the tail in order) with
+// one row per lane: the 16 rows' lane partials and tail blocks are transposed, then added one
+// vector at a time. A 64×64 head in place (scripts/softmax-rows.cpp): causal 3.3 -> 2.5 µs, all keys 3.8 -> 2.8; in
 // lm_ln's step the forward fell from 1.4 to 0.7 % of the time (twenty-fifth round, #60).
 struct RowGroup {
   int count = 0;                          // rows in the group, <= 16
