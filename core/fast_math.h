@@ -9,47 +9,43 @@
 
 namespace nl {
 
-// exp(x) for x in [-87, 0]: x = k ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to
-// r^7 (truncation < 2e-8 relative), then scaled by 2^k through the exponent bits.
-inline float fast_exp_nonpos(float x) {
-  x = x < -87.0f ? -87.0f : x;
+// The core of exp(x) for x in [-87, 0], on a float or on 16 lanes alike (the same operations in
+// the same order, so each lane of the vector form gives the scalar form's bits; tests/core/
+// test_fast_math.cpp compares them): x = k ln2 + r with |r| <= ln2/2; returns exp(r) by its
+// Taylor series to r^7 (truncation < 2e-8 relative) and sets k. The caller scales by 2^k.
+template <class V>
+inline V exp_reduced(const V& x, V* k) {
   const float kLog2e = 1.44269504088896341f;
   const float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln2 split for exact k*ln2
   // Round to nearest by the 1.5*2^23 shifter (roundf itself would block vectorisation).
-  const float kf = (x * kLog2e + 12582912.0f) - 12582912.0f;
-  const float r = (x - kf * kLn2Hi) - kf * kLn2Lo;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
+  *k = (x * kLog2e + 12582912.0f) - 12582912.0f;
+  const V r = (x - *k * kLn2Hi) - *k * kLn2Lo;
+  V p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
   p = p * r + 1.0f / 24.0f;
   p = p * r + 1.0f / 6.0f;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(kf) + 127) << 23;  // 2^k, k in [-126, 0]
+  return p;
+}
+
+// exp(x) for x in [-87, 0] (below, exp(-87)): exp_reduced scaled by 2^k through the exponent bits.
+inline float fast_exp_nonpos(float x) {
+  float k;
+  const float p = exp_reduced(x < -87.0f ? -87.0f : x, &k);
+  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;  // 2^k, k in [-126, 0]
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
 }
 
-// fast_exp_nonpos on 16 lanes: the same operations in the same order, so each lane gives the
-// bits of the scalar function (tests/core/test_fast_math.cpp compares them), for kernels that
-// work on whole vectors (layers/kernels/masked_softmax.cpp).
-inline simd::Vf16 fast_exp_nonpos(const simd::Vf16& v) {
-  const simd::Vf16 x = v < -87.0f ? simd::splat(-87.0f) : v;
-  const float kLog2e = 1.44269504088896341f;
-  const float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-  const simd::Vf16 kf = (x * kLog2e + 12582912.0f) - 12582912.0f;
-  const simd::Vf16 r = (x - kf * kLn2Hi) - kf * kLn2Lo;
-  simd::Vf16 p = simd::splat(1.0f / 5040.0f);
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const simd::Vi16 bits = (__builtin_convertvector(kf, simd::Vi16) + 127) << 23;
+// fast_exp_nonpos on 16 lanes, for kernels that work on whole vectors
+// (layers/kernels/masked_softmax.cpp).
+inline simd::Vf16 fast_exp_nonpos(const simd::Vf16& x) {
+  simd::Vf16 k;
+  const simd::Vf16 p = exp_reduced(x < -87.0f ? simd::splat(-87.0f) : x, &k);
+  const simd::Vi16 bits = (__builtin_convertvector(k, simd::Vi16) + 127) << 23;
   return p * (simd::Vf16)bits;  // a vector cast keeps the bits
 }
 
