@@ -126,10 +126,6 @@ void forward_rows_blocks(const float* s, float* y, int64_t S, const RowGroup& g,
   }
 }
 
-}  // namespace
-
-namespace {
-
 // Row r = (n, t) of (N, T, S) scores: its candidate keys [0, len) and its key_valid row.
 struct RowMasks {
   int64_t T, S;
