@@ -48,7 +48,7 @@ void forward_row(const float* s, float* y, int64_t S, int64_t len, const float* 
 // on whole blocks; the max, exact in any order, is merged as a tree; and the sums keep
 // lanes::sum's order (whole blocks lane by lane, the lanes 0..15, then the tail in order) with
 // one row per lane: the 16 rows' lane partials and tail blocks are transposed, then added one
-// vector at a time. A 64×64 head in place (scripts/softmax-rows.cpp, seven runs): causal
+// vector at a time. A 64×64 head in place (scripts/softmax-rows.cpp, eight runs): causal
 // 3.3-4.9 -> 1.7-2.5 µs, all keys 3.8-4.8 -> 2.3-2.8; in lm_ln's step the forward fell from
 // 1.4 to 0.7 % of the time (twenty-fifth round, #60).
 struct RowGroup {
