@@ -2,6 +2,9 @@
 // compiler may not reorder a float sum by itself, so a plain `s += v[j]` loop stays scalar; with
 // kLanes independent accumulators it vectorises. The order depends only on n, never on how rows
 // are split across threads, so results are the same bits at every thread count.
+// Where a term is a product (dot), the compiler may fuse it with the add or not, loop by loop:
+// GCC 12 fuses the in-order tail at some lengths and not at others (twenty-fifth round,
+// docs/performance-history.md). The bits are fixed for a given build, not across compilers.
 #pragma once
 #include <cstdint>
 #include <limits>
