@@ -75,13 +75,11 @@ void forward_rows_blocks(const float* s, float* y, int64_t S, const RowGroup& g,
   const Vi16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   const Vf16 neg_inf = simd::splat(kNegInf);
   alignas(64) float partials[W * W], tails[W * W];  // row i at [i * W]
-  bool dead[W] = {};
+  bool dead[W] = {};  // every key masked: the row stays all zeros
   for (int i = 0; i < g.count; ++i) {
     const float* si = s + i * S;
     float* yi = y + i * S;
     const int64_t len = g.len[i], live = (len + W - 1) / W * W, whole = len / W * W;
-    simd::store(partials + i * W, Vf16{});
-    simd::store(tails + i * W, Vf16{});  // a row without a tail (or dead) adds zeros
     // 1: scaled scores, -inf on masked keys and past len; the max
     Vf16 block_max = neg_inf;
     for (int64_t j = 0; j < live; j += W) {
@@ -93,21 +91,24 @@ void forward_rows_blocks(const float* s, float* y, int64_t S, const RowGroup& g,
     }
     for (int64_t j = live; j < S; j += W) simd::store(yi + j, Vf16{});
     const float m = lane_max(block_max);
-    if (m == kNegInf) {  // every key masked: all zeros
-      for (int64_t j = 0; j < live; j += W) simd::store(yi + j, Vf16{});
-      dead[i] = true;
-      continue;
-    }
-    // 2: exp(x - m), 0 for -inf; whole blocks summed lane by lane, the tail block kept
-    Vf16 acc = {};
+    // 2: exp(x - m), 0 for -inf; whole blocks summed lane by lane, the tail block kept (its
+    // lanes past len are 0: adding them changes nothing). A row without a tail, or with every
+    // key masked (all zeros, dead), adds zeros.
+    Vf16 acc = {}, tail = {};
+    dead[i] = m == kNegInf;
     for (int64_t j = 0; j < live; j += W) {
+      if (dead[i]) {
+        simd::store(yi + j, Vf16{});
+        continue;
+      }
       const Vf16 v = simd::load(yi + j);
       const Vf16 e = v == neg_inf ? Vf16{} : fast_exp_nonpos(v - m);
       simd::store(yi + j, e);
       if (j < whole) acc += e;
-      else simd::store(tails + i * W, e);  // zeros past len: adding them changes nothing
+      else tail = e;
     }
     simd::store(partials + i * W, acc);
+    simd::store(tails + i * W, tail);
   }
   // 3: row i's sum in lane i: its 16 partials in order, then its tail in order
   alignas(64) float partials_t[W * W] = {}, tails_t[W * W] = {};  // lanes past count: 0
