@@ -209,7 +209,7 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
              const float beta = fresh ? 0.0f : 1.0f;
              float* dx = dqkv.data();
              for_each_head(N, T, T, dh, [&](int64_t n) {  // one head at a time, as forward
-               float* dsn = head_scratch(TT, kScores);  // dP, then dS in place: this head's
+               float* dsn = head_scratch(TT, kScores);  // dP, then dS in place
                const float* q = x + qoff(n);
                const float* pn = pp + n * TT;
                const float* go = dO + ooff(n);
