@@ -74,6 +74,10 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
 // tests; call it between steps, not while attention runs on another thread.
 int64_t causal_triangle_min_len();
 void set_causal_triangle_min_len(int64_t T);
+// Heads with T <= 128 and T, dh multiples of 16 multiply in registers (layers/kernels/
+// head_products.h); off, they take the OpenBLAS path like other heads (for tests and A/B runs;
+// call it between steps, as above).
+void set_attention_head_kernels(bool on);
 
 // Registry factory: {"type": "attention", "heads": 4, "dropout": 0.0, "bias": true,
 // "causal": false}; d_model defaults to args.features.

@@ -2,6 +2,8 @@
 // runs softmax(Q Kᵀ/√dh + masks) V for every head straight out of the (B,T,3d) projection with
 // strided GEMMs (lda/ldb = 3d over the head's columns, ldc = d into the merged output), so no
 // per-head copy of Q, K, V or of the output is made, and no masked_fill or scaling pass runs.
+// Heads up to T = 128 whose T and dh are multiples of 16 skip OpenBLAS: their products run in
+// registers (layers/kernels/head_products.h; heads_in_registers below).
 // Backward of attention_heads, per head n = (b, h), with P the saved weights:
 //   dP = dO Vᵀ;  dS = scale * P * (dP - rowsum(dP * P));  dQ = dS K;  dK = dSᵀ Q;  dV = Pᵀ dO.
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "core/threading.h"
 #include "core/transpose.h"
 #include "layers/attention.h"
+#include "layers/kernels/head_products.h"
 #include "layers/kernels/masked_softmax.h"
 
 namespace nl {
@@ -121,7 +124,58 @@ void times_transposed(int64_t T, int64_t dh, int64_t block, const float* A, int6
   }
 }
 
+// Heads whose T and dh are multiples of 16, up to T = kHeadKernelMaxLen, multiply in registers
+// (layers/kernels/head_products.h) instead of through OpenBLAS: no call or packing per product,
+// and with the causal mask only the triangle in 16-row blocks (10 of 16 blocks at T = 64, where
+// OpenBLAS's smaller blocks lost what the triangle saved). The op forward + backward, causal,
+// 1 thread, against OpenBLAS (scripts/attention-triangle-op.cpp's pattern, 30 pairs): dh 32 at
+// T = 64 0.88x the time, T = 128 0.94x (against its 64-row triangle), T = 256 1.01x, T = 512
+// 1.06x; dh 16 / 64 at T = 64 0.95x / 0.91x. Longer heads keep OpenBLAS.
+constexpr int64_t kHeadKernelMaxLen = 128;
+std::atomic<bool> g_head_kernels{true};
+bool heads_in_registers(int64_t T, int64_t dh) {
+  return T <= kHeadKernelMaxLen && kernels::head_product_fits(T, T, dh) &&
+         g_head_kernels.load(std::memory_order_relaxed);
+}
+
+// The forward of one head in registers: S = Q Kᵀ (the triangle when causal), the softmax in
+// place, O = P V. K is transposed into the thread's scratch so that both products read B by rows.
+void head_forward_in_registers(int64_t T, int64_t dh, const float* q, int64_t ld, int64_t d,
+                               float* pn, float* out, float scale,
+                               const kernels::SoftmaxMask& mask) {
+  using kernels::HeadRange;
+  const bool causal = mask.causal;
+  float* kt = head_scratch(dh * T, kTransposed);
+  transpose_into(q + d, ld, T, dh, kt, T);
+  kernels::head_product(T, T, dh, {q, ld}, kt, T, pn, T,
+                        causal ? HeadRange::kColumnsToRow : HeadRange::kAll, false);
+  kernels::masked_softmax_forward(pn, pn, 1, T, T, scale, mask);
+  kernels::head_product(T, dh, T, {pn, T}, q + 2 * d, ld, out, d,
+                        causal ? HeadRange::kDepthToRow : HeadRange::kAll, false);
+}
+
+// Its backward: dP = dO Vᵀ, dS in place, dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO (into dq, dq + d,
+// dq + 2d at row stride ld), adding to them when accumulate.
+void head_backward_in_registers(int64_t T, int64_t dh, const float* q, int64_t ld, int64_t d,
+                                const float* pn, const float* go, float* dq, float scale,
+                                bool causal, bool accumulate) {
+  using kernels::HeadRange;
+  float* dsn = head_scratch(T * T, kScores);
+  float* vt = head_scratch(dh * T, kTransposed);
+  transpose_into(q + 2 * d, ld, T, dh, vt, T);
+  kernels::head_product(T, T, dh, {go, d}, vt, T, dsn, T,
+                        causal ? HeadRange::kColumnsToRow : HeadRange::kAll, false);
+  kernels::masked_softmax_backward(pn, dsn, dsn, 1, T, T, scale, false, causal);
+  const HeadRange to_row = causal ? HeadRange::kDepthToRow : HeadRange::kAll;
+  const HeadRange from_row = causal ? HeadRange::kDepthFromRow : HeadRange::kAll;
+  kernels::head_product(T, dh, T, {dsn, T}, q + d, ld, dq, ld, to_row, accumulate);
+  kernels::head_product(T, dh, T, {dsn, T, true}, q, ld, dq + d, ld, from_row, accumulate);
+  kernels::head_product(T, dh, T, {pn, T, true}, go, d, dq + 2 * d, ld, from_row, accumulate);
+}
+
 }  // namespace
+
+void set_attention_head_kernels(bool on) { g_head_kernels.store(on, std::memory_order_relaxed); }
 
 int64_t causal_triangle_min_len() { return g_triangle_min_len.load(std::memory_order_relaxed); }
 
@@ -183,9 +237,14 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
   // products made three 2 MB passes on the LM workload). Measured: this op's forward +
   // backward at (32, 64, 384), 4 heads, 1.02x (1 and 2 threads); the LM step, within noise.
   const int64_t block = triangle_block_rows(T, causal);
+  const bool in_registers = heads_in_registers(T, dh);
   for_each_head(N, T, T, dh, [&](int64_t n) {  // every GEMM of a head is at most T×T×dh
     float* pn = pp + n * TT;
     const float* q = x + qoff(n);  // K at q + d, V at q + 2d
+    if (in_registers) {
+      head_forward_in_registers(T, dh, q, ld, d, pn, po + ooff(n), scale, head_mask(mask, n, T));
+      return;
+    }
     times_transposed(T, dh, block, q, ld, q + d, ld, pn, T);  // S = Q Kᵀ, keys rows can see
     // Reads each row's keys up to its own position only (causal), and writes P's zeros above
     // the diagonal: the products below may read them.
@@ -199,8 +258,8 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
 
   if (needs_grad({&qkv})) {
     record(out, "attention_heads", {qkv},
-           [qkv = qkv.detach(), p, N, T, d, dh, ld, TT, scale, qoff, ooff,
-            block](const Tensor& dout, GradSink& g) {
+           [qkv = qkv.detach(), p, N, T, d, dh, ld, TT, scale, qoff, ooff, block, in_registers,
+            causal](const Tensor& dout, GradSink& g) {
              const float* x = qkv.data();
              const float* pp = p.data();
              const float* dO = dout.data();
@@ -209,11 +268,15 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
              const float beta = fresh ? 0.0f : 1.0f;
              float* dx = dqkv.data();
              for_each_head(N, T, T, dh, [&](int64_t n) {  // one head at a time, as forward
-               float* dsn = head_scratch(TT, kScores);  // dP, then dS in place
                const float* q = x + qoff(n);
                const float* pn = pp + n * TT;
                const float* go = dO + ooff(n);
                float* dq = dx + qoff(n);  // dK at dq + d, dV at dq + 2d
+               if (in_registers) {
+                 head_backward_in_registers(T, dh, q, ld, d, pn, go, dq, scale, causal, !fresh);
+                 return;
+               }
+               float* dsn = head_scratch(TT, kScores);  // dP, then dS in place
                times_transposed(T, dh, block, go, d, q + 2 * d, ld, dsn, T);  // dP = dO Vᵀ
                kernels::masked_softmax_backward(pn, dsn, dsn, 1, T, T, scale, false, block < T);
                for (int64_t r0 = 0; r0 < T; r0 += block) {  // dQ = dS K

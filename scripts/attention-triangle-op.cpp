@@ -3,14 +3,17 @@
 // T×T products), alternated call by call in one process, the order swapped every pair (a
 // process-level A/B of two builds was too noisy on this host: per-run ratios 0.56-1.12).
 // Prints the median and minimum of each and the median and quartiles of the per-pair ratios.
+// With "registers" last, the switch is set_attention_head_kernels instead: the heads'
+// products in registers (T, dh multiples of 16, T <= 128) against OpenBLAS.
 //
 //   g++ -O2 -std=c++20 -I. scripts/attention-triangle-op.cpp build/libnormlab.a -lopenblas -lz -lpthread -o /tmp/attention-triangle-op
-//   /tmp/attention-triangle-op B T d heads threads [pairs=40]     e.g. 8 256 128 4 1
+//   /tmp/attention-triangle-op B T d heads threads [pairs=40] [registers]   e.g. 8 256 128 4 1
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core/normlab.h"
@@ -26,11 +29,16 @@ int main(int argc, char** argv) {
   const int B = std::atoi(argv[1]), T = std::atoi(argv[2]), d = std::atoi(argv[3]), H = std::atoi(argv[4]);
   set_num_threads(std::atoi(argv[5]));
   const int reps = argc > 6 ? std::atoi(argv[6]) : 40;
+  const bool registers = argc > 7 && std::string(argv[7]) == "registers";
+  const char* names = registers ? "registers/blas" : "triangle/whole";
   Rng rng(1);
   Tensor x = Tensor::uniform({B, T, 3 * d}, -1, 1, rng);
   Tensor w = Tensor::uniform({B, T, d}, -1, 1, rng);
   auto once = [&](int64_t min_len) {
-    set_causal_triangle_min_len(min_len);
+    if (registers)
+      set_attention_head_kernels(min_len == 1);  // on: in registers; off: OpenBLAS
+    else
+      set_causal_triangle_min_len(min_len);
     Tensor a = x.detach();
     a.requires_grad_(true);
     auto t0 = std::chrono::steady_clock::now();
@@ -46,6 +54,6 @@ int main(int argc, char** argv) {
   }
   for (auto* v : {&on, &off, &ratio}) std::sort(v->begin(), v->end());
   const size_t m = on.size() / 2, q = on.size() / 4;
-  std::printf("B %d T %d dh %d threads %s: triangle %.3f ms (min %.3f), whole %.3f (min %.3f); triangle/whole median %.3f, quartiles %.3f-%.3f\n",
-              B, T, d / H, argv[5], on[m], on[0], off[m], off[0], ratio[m], ratio[q], ratio[3 * q]);
+  std::printf("B %d T %d dh %d threads %s: %s %.3f ms (min %.3f) / %.3f (min %.3f); median ratio %.3f, quartiles %.3f-%.3f\n",
+              B, T, d / H, argv[5], names, on[m], on[0], off[m], off[0], ratio[m], ratio[q], ratio[3 * q]);
 }
