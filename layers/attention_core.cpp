@@ -165,7 +165,10 @@ void head_backward_in_registers(int64_t T, int64_t dh, const float* q, int64_t l
   transpose_into(q + 2 * d, ld, T, dh, vt, T);
   kernels::head_product(T, T, dh, {go, d}, vt, T, dsn, T,
                         causal ? HeadRange::kColumnsToRow : HeadRange::kAll, false);
-  kernels::masked_softmax_backward(pn, dsn, dsn, 1, T, T, scale, false, causal);
+  // Whole rows, as after OpenBLAS's whole products: with dP's zeros past each row block and P's
+  // zeros above the diagonal, the same sums and the same bits as that path, and the op forward +
+  // backward 2 % faster than with causal rows (lengths 1 to T, T = 64: three runs, 1.021-1.023).
+  kernels::masked_softmax_backward(pn, dsn, dsn, 1, T, T, scale, false);
   const HeadRange to_row = causal ? HeadRange::kDepthToRow : HeadRange::kAll;
   const HeadRange from_row = causal ? HeadRange::kDepthFromRow : HeadRange::kAll;
   kernels::head_product(T, dh, T, {dsn, T}, q + d, ld, dq, ld, to_row, accumulate);

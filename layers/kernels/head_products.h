@@ -11,7 +11,8 @@
 //   HeadRange::kColumnsToRow   cols [0, i0 + 16),   k in [0, depth)   S = Q Kᵀ, dP = dO Vᵀ
 //   HeadRange::kDepthToRow     cols [0, cols),      k in [0, i0 + 16) O = P V, dQ = dS K
 //   HeadRange::kDepthFromRow   cols [0, cols),      k in [i0, depth)  dK = dSᵀ Q, dV = Pᵀ dO
-// Columns a range leaves out are not written. Each element is one sum in k order (one fused
+// Columns kColumnsToRow leaves out are set to 0 (left as they are when accumulating), so that
+// a reader of whole rows finds zeros there. Each element is one sum in k order (one fused
 // multiply-add per k where the build has them): the same bits at every thread count.
 #pragma once
 #include <cstdint>

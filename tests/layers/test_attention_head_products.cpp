@@ -1,8 +1,8 @@
 // The attention heads' products in registers (layers/kernels/head_products.h): hand values for
 // each row range and both layouts of A, random products against a double reference (and the
-// columns a range leaves out untouched), the error on shapes it does not take, and
-// attention_heads on that path (T, dh multiples of 16, T <= 128) against the per-head-copy
-// composition, against the OpenBLAS path, and by finite differences.
+// columns kColumnsToRow leaves out zero, or untouched when accumulating), the error on shapes
+// it does not take, and attention_heads on that path (T, dh multiples of 16, T <= 128) against
+// the per-head-copy composition, against the OpenBLAS path, and by finite differences.
 #include <cmath>
 #include <vector>
 
@@ -59,8 +59,8 @@ void require_matches_reference(const Case& c, bool accumulate, uint64_t seed) {
     const RowRange r = row_range(c.range, i, c.cols, c.depth);
     for (int64_t j = 0; j < c.cols; ++j) {
       const float got = out[i * ldc + j];
-      if (j >= r.cols) {
-        REQUIRE(got == kUntouched);
+      if (j >= r.cols) {  // kColumnsToRow's rest: zeros, or untouched when accumulating
+        REQUIRE(got == (accumulate ? kUntouched : 0.0f));
         continue;
       }
       double want = accumulate ? c0.data()[i * ldc + j] : 0.0;
@@ -101,10 +101,15 @@ TEST_CASE("head_product: hand values for every range and both layouts",
     kernels::head_product(n, n, n, {ones.data(), n, transposed}, b.data(), n, c.data(), n,
                           HeadRange::kColumnsToRow, false);
     REQUIRE(c[3 * n + 15] == sum_to(48));
-    REQUIRE(c[3 * n + 16] == kUntouched);  // row block 0 writes columns [0, 16) only
+    REQUIRE(c[3 * n + 16] == 0.0f);  // row block 0 computes columns [0, 16), zeros the rest
     REQUIRE(c[31 * n + 31] == sum_to(48));
-    REQUIRE(c[31 * n + 32] == kUntouched);
+    REQUIRE(c[31 * n + 32] == 0.0f);
     REQUIRE(c[32 * n + 47] == sum_to(48));
+    std::fill(c.begin(), c.end(), kUntouched);  // accumulating, the rest is left as it is
+    kernels::head_product(n, n, n, {ones.data(), n, transposed}, b.data(), n, c.data(), n,
+                          HeadRange::kColumnsToRow, true);
+    REQUIRE(c[3 * n + 15] == kUntouched + sum_to(48));
+    REQUIRE(c[3 * n + 16] == kUntouched);
   }
 }
 
