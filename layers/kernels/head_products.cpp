@@ -113,8 +113,9 @@ void head_product(int64_t rows, int64_t cols, int64_t depth, const HeadOperand& 
     if (range == HeadRange::kDepthToRow) k1 = std::min(depth, row_end);
     if (range == HeadRange::kDepthFromRow) k0 = std::min(depth, i0);
     row_block_columns(a, i0, b, ldb, c, ldc, n, k0, k1, accumulate);
-    if (n < cols && !accumulate)
-      for (int64_t i = i0; i < row_end; ++i) std::fill(c + i * ldc + n, c + i * ldc + cols, 0.0f);
+    if (n < cols && !accumulate)  // kColumnsToRow's rest (n and cols are multiples of 16)
+      for (int64_t i = i0; i < row_end; ++i)
+        for (int64_t j = n; j < cols; j += simd::kWidth) simd::store(c + i * ldc + j, Vf16{});
   }
 }
 
