@@ -4,7 +4,9 @@
 // process-level A/B of two builds was too noisy on this host: per-run ratios 0.56-1.12).
 // Prints the median and minimum of each and the median and quartiles of the per-pair ratios.
 // With "registers" last, the switch is set_attention_head_kernels instead: the heads'
-// products in registers (T, dh multiples of 16, T <= 128) against OpenBLAS.
+// products in registers (T, dh multiples of 16, T <= 128) against OpenBLAS. (Heads that run in
+// registers ignore the triangle switch: compare the 64-row triangle at T = 128 with dh not a
+// multiple of 16, or after set_attention_head_kernels(false).)
 //
 //   g++ -O2 -std=c++20 -I. scripts/attention-triangle-op.cpp build/libnormlab.a -lopenblas -lz -lpthread -o /tmp/attention-triangle-op
 //   /tmp/attention-triangle-op B T d heads threads [pairs=40] [registers]   e.g. 8 256 128 4 1
