@@ -128,9 +128,10 @@ void times_transposed(int64_t T, int64_t dh, int64_t block, const float* A, int6
 // (layers/kernels/head_products.h) instead of through OpenBLAS: no call or packing per product,
 // and with the causal mask only the triangle in 16-row blocks (10 of 16 blocks at T = 64, where
 // OpenBLAS's smaller blocks lost what the triangle saved). The op forward + backward, causal,
-// 1 thread, against OpenBLAS (scripts/attention-triangle-op.cpp's pattern, 30 pairs): dh 32 at
-// T = 64 0.88x the time, T = 128 0.94x (against its 64-row triangle), T = 256 1.01x, T = 512
-// 1.06x; dh 16 / 64 at T = 64 0.95x / 0.91x. Longer heads keep OpenBLAS.
+// 1 thread, against OpenBLAS (scripts/attention-triangle-op.cpp ... registers, 30-40 pairs):
+// dh 32 at T = 64 0.88-0.91x the time, T = 128 0.92-0.94x (against its 64-row triangle),
+// T = 256 1.01x, T = 512 1.06x; dh 16 / 64 at T = 64 0.95x / 0.91x. Longer heads keep OpenBLAS.
+// The lm_ln step 1.4-2.0 % faster (docs/performance-history.md, twenty-sixth round).
 constexpr int64_t kHeadKernelMaxLen = 128;
 std::atomic<bool> g_head_kernels{true};
 bool heads_in_registers(int64_t T, int64_t dh) {

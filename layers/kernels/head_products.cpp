@@ -26,9 +26,7 @@ inline Vf16 broadcast(const float* p) {
   return Vf16{s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
 }
 
-// acc (+)= A(rows [i, i + R), k in [k0, k1)) B(k0..k1, NB vectors). A(i + r, k) is at
-// a_rows[r][k] (A stored by rows: one pointer per row, each stepped by 1) or, transposed, at
-// a_cols[k * lda + r] (one pointer, R consecutive floats per k).
+// C's R × NB tile at c (row stride ldc) = acc, or += acc.
 template <int R, int NB>
 void store_tile(Vf16 (&acc)[R][NB], float* c, int64_t ldc, bool accumulate) {
   for (int r = 0; r < R; ++r) {
@@ -40,6 +38,9 @@ void store_tile(Vf16 (&acc)[R][NB], float* c, int64_t ldc, bool accumulate) {
   }
 }
 
+// C rows [i, i + R), NB vectors at b's and c's first column (+)= the sum over k in [k0, k1) of
+// A(i + r, k) B[k]. A stored by rows: one pointer per row, stepped by 1; transposed: one
+// pointer stepped by lda, the R rows' elements side by side.
 template <int R, int NB>
 void tile(const HeadOperand& a, int64_t i, const float* b, int64_t ldb, float* c, int64_t ldc,
           int64_t k0, int64_t k1, bool accumulate) {
