@@ -34,7 +34,8 @@ inline Vf16 load(const float* p) {
   return v;
 }
 inline void store(float* p, const Vf16& v) { std::memcpy(p, &v, sizeof v); }
-inline Vf16 splat(float s) { return Vf16{} + s; }
+// All lanes s: one broadcast (0 + s would cost an add first, and turn -0 into +0).
+inline Vf16 splat(float s) { return Vf16{s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s}; }
 
 // A store that bypasses the caches: no read-for-ownership of the destination line, and the
 // output does not evict what the next loads need. Only for outputs far larger than the caches

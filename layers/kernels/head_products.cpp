@@ -19,13 +19,6 @@ namespace {
 using simd::Vf16;
 constexpr int64_t kBlock = 16;  // the triangle's row granularity, and the vector width
 
-// All 16 lanes set to *p: one broadcast load (GCC folds it into the multiply-add's operand),
-// where simd::splat's 0 + s costs an add before the broadcast.
-inline Vf16 broadcast(const float* p) {
-  const float s = *p;
-  return Vf16{s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
-}
-
 // C's R × NB tile at c (row stride ldc) = acc, or += acc.
 template <int R, int NB>
 void store_tile(Vf16 (&acc)[R][NB], float* c, int64_t ldc, bool accumulate) {
@@ -52,7 +45,7 @@ void tile(const HeadOperand& a, int64_t i, const float* b, int64_t ldb, float* c
       Vf16 bv[NB];
       for (int j = 0; j < NB; ++j) bv[j] = simd::load(bk + j * simd::kWidth);
       for (int r = 0; r < R; ++r) {
-        const Vf16 av = broadcast(ak + r);
+        const Vf16 av = simd::splat(ak[r]);
         for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
       }
     }
@@ -64,7 +57,7 @@ void tile(const HeadOperand& a, int64_t i, const float* b, int64_t ldb, float* c
       Vf16 bv[NB];
       for (int j = 0; j < NB; ++j) bv[j] = simd::load(bk + j * simd::kWidth);
       for (int r = 0; r < R; ++r) {
-        const Vf16 av = broadcast(rows[r] + k);
+        const Vf16 av = simd::splat(rows[r][k]);
         for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
       }
     }
