@@ -127,7 +127,8 @@ void times_transposed(int64_t T, int64_t dh, int64_t block, const float* A, int6
 // Heads whose T and dh are multiples of 16, up to T = kHeadKernelMaxLen, multiply in registers
 // (layers/kernels/head_products.h) instead of through OpenBLAS: no call or packing per product,
 // and with the causal mask only the triangle in 16-row blocks (10 of 16 blocks at T = 64, where
-// OpenBLAS's smaller blocks lost what the triangle saved). The op forward + backward, causal,
+// OpenBLAS's smaller blocks lost what the triangle saved; 8-row blocks, 36 of 64, for the four
+// products whose range is in depth). The op forward + backward, causal,
 // 1 thread, against OpenBLAS (scripts/attention-triangle-op.cpp ... registers, 30-40 pairs):
 // dh 32 at T = 64 0.88-0.91x the time, T = 128 0.92-0.94x (against its 64-row triangle),
 // T = 256 1.01x, T = 512 1.06x; dh 16 / 64 at T = 64 0.95x / 0.91x. Longer heads keep OpenBLAS.

@@ -17,7 +17,8 @@ namespace nl::kernels {
 namespace {
 
 using simd::Vf16;
-constexpr int64_t kBlock = 16;  // the triangle's row granularity, and the vector width
+constexpr int64_t kBlock = 16;  // the triangle's row granularity for columns, and the vector width
+constexpr int64_t kDepthBlock = 8;  // its row granularity for depth (the taller tiles' height)
 
 // C's R × NB tile at c (row stride ldc) = acc, or += acc.
 template <int R, int NB>
@@ -65,23 +66,24 @@ void tile(const HeadOperand& a, int64_t i, const float* b, int64_t ldb, float* c
   store_tile<R, NB>(acc, c + i * ldc, ldc, accumulate);
 }
 
-// Rows [i0, i0 + 16) of C, columns [c0, c0 + 16 * NB), in 16 / R tiles of R rows.
+// Rows [i0, i0 + n) of C (n = 8 or 16), columns [c0, c0 + 16 * NB), in n / R tiles of R rows.
 template <int R, int NB>
-void row_block(const HeadOperand& a, int64_t i0, const float* b, int64_t ldb, float* c,
-               int64_t ldc, int64_t c0, int64_t k0, int64_t k1, bool accumulate) {
-  for (int64_t i = i0; i < i0 + kBlock; i += R)
+void row_block(const HeadOperand& a, int64_t i0, int64_t n, const float* b, int64_t ldb,
+               float* c, int64_t ldc, int64_t c0, int64_t k0, int64_t k1, bool accumulate) {
+  for (int64_t i = i0; i < i0 + n; i += R)
     tile<R, NB>(a, i, b + c0, ldb, c + c0, ldc, k0, k1, accumulate);
 }
 
-void row_block_columns(const HeadOperand& a, int64_t i0, const float* b, int64_t ldb, float* c,
-                       int64_t ldc, int64_t cols, int64_t k0, int64_t k1, bool accumulate) {
+void row_block_columns(const HeadOperand& a, int64_t i0, int64_t n, const float* b,
+                       int64_t ldb, float* c, int64_t ldc, int64_t cols, int64_t k0, int64_t k1,
+                       bool accumulate) {
   int64_t c0 = 0;
   for (; c0 + 4 * kBlock <= cols; c0 += 4 * kBlock)
-    row_block<4, 4>(a, i0, b, ldb, c, ldc, c0, k0, k1, accumulate);
+    row_block<4, 4>(a, i0, n, b, ldb, c, ldc, c0, k0, k1, accumulate);
   switch ((cols - c0) / kBlock) {
-    case 3: row_block<4, 3>(a, i0, b, ldb, c, ldc, c0, k0, k1, accumulate); break;
-    case 2: row_block<8, 2>(a, i0, b, ldb, c, ldc, c0, k0, k1, accumulate); break;
-    case 1: row_block<8, 1>(a, i0, b, ldb, c, ldc, c0, k0, k1, accumulate); break;
+    case 3: row_block<4, 3>(a, i0, n, b, ldb, c, ldc, c0, k0, k1, accumulate); break;
+    case 2: row_block<8, 2>(a, i0, n, b, ldb, c, ldc, c0, k0, k1, accumulate); break;
+    case 1: row_block<8, 1>(a, i0, n, b, ldb, c, ldc, c0, k0, k1, accumulate); break;
     default: break;
   }
 }
@@ -100,13 +102,17 @@ void head_product(int64_t rows, int64_t cols, int64_t depth, const HeadOperand& 
     throw ShapeError("head_product: rows " + std::to_string(rows) + ", cols " +
                      std::to_string(cols) + " and depth " + std::to_string(depth) +
                      " must all be positive multiples of 16");
-  for (int64_t i0 = 0; i0 < rows; i0 += kBlock) {
-    const int64_t row_end = i0 + kBlock;
+  // Depth ranges follow 8-row blocks (the 8-row tiles of a head's dh = 32 products then skip
+  // half a 16-row block's extra depth); column ranges follow the 16-float vectors.
+  const bool depth_range = range == HeadRange::kDepthToRow || range == HeadRange::kDepthFromRow;
+  const int64_t block_rows = depth_range ? kDepthBlock : kBlock;
+  for (int64_t i0 = 0; i0 < rows; i0 += block_rows) {
+    const int64_t row_end = i0 + block_rows;
     int64_t n = cols, k0 = 0, k1 = depth;
     if (range == HeadRange::kColumnsToRow) n = std::min(cols, row_end);
     if (range == HeadRange::kDepthToRow) k1 = std::min(depth, row_end);
     if (range == HeadRange::kDepthFromRow) k0 = std::min(depth, i0);
-    row_block_columns(a, i0, b, ldb, c, ldc, n, k0, k1, accumulate);
+    row_block_columns(a, i0, block_rows, b, ldb, c, ldc, n, k0, k1, accumulate);
     if (n < cols && !accumulate)  // kColumnsToRow's rest (n and cols are multiples of 16)
       for (int64_t i = i0; i < row_end; ++i)
         for (int64_t j = n; j < cols; j += simd::kWidth) simd::store(c + i * ldc + j, Vf16{});

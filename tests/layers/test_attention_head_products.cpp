@@ -25,11 +25,11 @@ struct RowRange {
   int64_t k0, k1, cols;
 };
 RowRange row_range(HeadRange range, int64_t i, int64_t cols, int64_t depth) {
-  const int64_t i0 = i / 16 * 16;
+  const int64_t i0 = i / 16 * 16, i8 = i / 8 * 8;
   switch (range) {
     case HeadRange::kColumnsToRow: return {0, depth, std::min(cols, i0 + 16)};
-    case HeadRange::kDepthToRow: return {0, std::min(depth, i0 + 16), cols};
-    case HeadRange::kDepthFromRow: return {std::min(depth, i0), depth, cols};
+    case HeadRange::kDepthToRow: return {0, std::min(depth, i8 + 8), cols};
+    case HeadRange::kDepthFromRow: return {std::min(depth, i8), depth, cols};
     default: return {0, depth, cols};
   }
 }
@@ -90,14 +90,16 @@ TEST_CASE("head_product: hand values for every range and both layouts",
     std::vector<float> c(n * n, kUntouched);
     kernels::head_product(n, n, n, {ones.data(), n, transposed}, b.data(), n, c.data(), n,
                           HeadRange::kDepthToRow, false);
-    REQUIRE(c[0 * n + 5] == sum_to(16));   // rows 0-15: k in [0, 16)
-    REQUIRE(c[20 * n + 47] == sum_to(32));  // rows 16-31: k in [0, 32)
+    REQUIRE(c[0 * n + 5] == sum_to(8));     // rows 0-7: k in [0, 8)
+    REQUIRE(c[12 * n + 9] == sum_to(16));   // rows 8-15: k in [0, 16)
+    REQUIRE(c[20 * n + 47] == sum_to(24));  // rows 16-23: k in [0, 24)
     REQUIRE(c[47 * n + 0] == sum_to(48));
     kernels::head_product(n, n, n, {ones.data(), n, transposed}, b.data(), n, c.data(), n,
-                          HeadRange::kDepthFromRow, true);  // adds k in [i0, 48)
-    REQUIRE(c[0 * n + 5] == sum_to(16) + sum_to(48));
-    REQUIRE(c[20 * n + 47] == sum_to(32) + sum_to(48) - sum_to(16));
-    REQUIRE(c[47 * n + 0] == sum_to(48) + sum_to(48) - sum_to(32));
+                          HeadRange::kDepthFromRow, true);  // adds k in [i8, 48)
+    REQUIRE(c[0 * n + 5] == sum_to(8) + sum_to(48));
+    REQUIRE(c[12 * n + 9] == sum_to(16) + sum_to(48) - sum_to(8));
+    REQUIRE(c[20 * n + 47] == sum_to(24) + sum_to(48) - sum_to(16));
+    REQUIRE(c[47 * n + 0] == sum_to(48) + sum_to(48) - sum_to(40));
     std::fill(c.begin(), c.end(), kUntouched);
     kernels::head_product(n, n, n, {ones.data(), n, transposed}, b.data(), n, c.data(), n,
                           HeadRange::kColumnsToRow, false);
