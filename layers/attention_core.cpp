@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
-#include <vector>
+#include <memory>
+#include <new>
 
 #include "core/autograd.h"
 #include "core/blas.h"
@@ -92,12 +94,28 @@ int64_t triangle_block_rows(int64_t T, bool causal) {
 // head's dP in the backward, which then stays in L1 from its GEMM through the softmax to the
 // two GEMMs that read it (a fresh slice of an (N, T, T) tensor per head would be fetched line
 // by line on its first write). kTransposed: one head's Kᵀ or Vᵀ (times_transposed).
+// 64-byte aligned: the head products load and store them as 64-byte vectors, and at the 16 bytes
+// std::vector gave, three in four of those straddled two cache lines (S = Q Kᵀ out of an aligned
+// Kᵀ 1.82 µs a head, out of one 16 bytes off 2.50; docs/performance-history.md, 27th round).
 enum ScratchSlot { kScores = 0, kTransposed = 1 };
 float* head_scratch(int64_t n, ScratchSlot slot) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& buffer = buffers[slot];
-  if (buffer.size() < static_cast<size_t>(n)) buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  struct Buffer {
+    std::unique_ptr<float[], Free> data;
+    int64_t size = 0;
+  };
+  thread_local Buffer buffers[2];
+  Buffer& buffer = buffers[slot];
+  if (buffer.size < n) {
+    const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    buffer.data.reset(p);
+    buffer.size = n;
+  }
+  return buffer.data.get();
 }
 
 // C = A Bᵀ for one head, A: T×dh at lda, B: T×dh at ldb, C: T×T at ldc, by query blocks:
