@@ -51,14 +51,19 @@ void tile(const HeadOperand& a, int64_t i, const float* b, int64_t ldb, float* c
       }
     }
   } else {
-    const float* rows[R];
-    for (int r = 0; r < R; ++r) rows[r] = a.data + (i + r) * a.ld;
+    // Two row pointers (rows 0-3 and 4-7 of the tile) stepped by 1 and the row offsets
+    // 0, ld, 2 ld, 3 ld: four registers for the tile's rows where one pointer per row spilled.
+    const int64_t l1 = a.ld, l2 = 2 * a.ld, l3 = 3 * a.ld;
+    const float* a0 = a.data + i * a.ld + k0;
+    const float* a4 = a0 + 4 * a.ld;
     const float* bk = b + k0 * ldb;
-    for (int64_t k = k0; k < k1; ++k, bk += ldb) {
+    for (int64_t k = k0; k < k1; ++k, bk += ldb, ++a0, ++a4) {
       Vf16 bv[NB];
       for (int j = 0; j < NB; ++j) bv[j] = simd::load(bk + j * simd::kWidth);
       for (int r = 0; r < R; ++r) {
-        const Vf16 av = simd::splat(rows[r][k]);
+        const float* base = r < 4 ? a0 : a4;
+        const int q = r & 3;
+        const Vf16 av = simd::splat(base[q == 0 ? 0 : q == 1 ? l1 : q == 2 ? l2 : l3]);
         for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
       }
     }
