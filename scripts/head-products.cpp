@@ -3,6 +3,7 @@
 // causal triangle in 16-row blocks) against OpenBLAS's whole product on the same operands,
 // alternated layer by layer over 60 rounds; prints the median time of a layer and the ratio. S and dP
 // include the transposition of K or V that both paths make first (as layers/attention_core.cpp).
+// All buffers 64-byte aligned, as the op's are.
 //   g++ -O3 -march=native -std=c++20 -I. scripts/head-products.cpp build/libnormlab.a -lopenblas -lpthread -o /tmp/head-products
 //   OPENBLAS_NUM_THREADS=1 /tmp/head-products [T=64] [dh=32]    # products 0-5: S, P V, dS K, dSᵀ Q, Pᵀ dO, dP
 #include <cblas.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include "core/transpose.h"
@@ -19,6 +21,18 @@
 using namespace nl;
 using kernels::HeadRange;
 
+struct Free {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<float[], Free>;
+struct Span {  // what the loops below need of a buffer
+  float* p;
+  int64_t n;
+  float* data() const { return p; }
+  size_t size() const { return static_cast<size_t>(n); }
+  float& operator[](size_t i) const { return p[i]; }
+};
+
 int main(int argc, char** argv) {
   const int64_t T = argc > 1 ? std::atol(argv[1]) : 64, dh = argc > 2 ? std::atol(argv[2]) : 32;
   if (!kernels::head_product_fits(T, T, dh)) {
@@ -26,13 +40,20 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int64_t B = 2048 / T, H = 4, d = H * dh, ld = 3 * d;
-  std::vector<float> qkv(B * T * ld), out(B * T * d), P(B * H * T * T), dO(B * T * d), dqkv(B * T * ld);
+  // 64-byte aligned, as tensors and the op's per-thread scratch are (a 16-byte aligned scratch
+  // made S and dP 1.4x slower: vector loads and stores across two cache lines).
+  auto buffer = [](int64_t n) { return AlignedBuffer(static_cast<float*>(std::aligned_alloc(64, (n * 4 + 63) / 64 * 64))); };
+  AlignedBuffer qkv_b = buffer(B * T * ld), out_b = buffer(B * T * d), P_b = buffer(B * H * T * T),
+                dO_b = buffer(B * T * d), dqkv_b = buffer(B * T * ld), bt_b = buffer(dh * T),
+                scores_b = buffer(T * T);
+  Span qkv{qkv_b.get(), B * T * ld}, out{out_b.get(), B * T * d}, P{P_b.get(), B * H * T * T},
+      dO{dO_b.get(), B * T * d}, dqkv{dqkv_b.get(), B * T * ld}, bt{bt_b.get(), dh * T},
+      scores{scores_b.get(), T * T};
   for (size_t i = 0; i < qkv.size(); ++i) qkv[i] = ((i * 7919) % 1000) * 1e-3f - 0.5f;
   for (size_t i = 0; i < dO.size(); ++i) dO[i] = ((i * 104729) % 1000) * 1e-3f - 0.5f;
   for (int64_t n = 0; n < B * H; ++n)  // causal weights: zeros above the diagonal
     for (int64_t r = 0; r < T; ++r)
       for (int64_t c = 0; c < T; ++c) P[n * T * T + r * T + c] = c <= r ? 1.0f / (r + 1) : 0.0f;
-  std::vector<float> bt(dh * T), scores(T * T);
   const char* names[] = {"S = Q Kt", "O = P V", "dQ = dS K", "dK = dSt Q", "dV = Pt dO", "dP = dO Vt"};
   auto gemm = [](bool ta, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float* c, int64_t ldc) {
