@@ -13,7 +13,8 @@
 //   HeadRange::kDepthToRow     cols [0, cols),      k in [0, i8 + 8)  O = P V, dQ = dS K
 //   HeadRange::kDepthFromRow   cols [0, cols),      k in [i8, depth)  dK = dSᵀ Q, dV = Pᵀ dO
 // (columns go by 16, the vector width; depth by 8, the height of the tiles these products use
-// at dh = 32, so a causal head's P V, dS K, dSᵀ Q and Pᵀ dO skip 56 % of their depth, not 62.5 %)
+// at dh = 32, so a causal head's P V, dS K, dSᵀ Q and Pᵀ dO multiply 56 % of the square, not
+// 62.5 %)
 // Columns kColumnsToRow leaves out are set to 0 (left as they are when accumulating), so that
 // a reader of whole rows finds zeros there. Each element is one sum in k order (one fused
 // multiply-add per k where the build has them): the same bits at every thread count.
