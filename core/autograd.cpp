@@ -149,21 +149,33 @@ bool GradSink::shared_beyond_sink(const Tensor& g) const {
   return g.impl_ptr().use_count() > 1 + held_here;
 }
 
+// Input i's first gradient is this node's own incoming gradient g (an add, a sub's first input,
+// or an elementwise backward that wrote over it: can_pass_on): the producer takes the buffer
+// itself instead of a copy (a residual add's backward copied 1 MB twice per add in the LM step,
+// 0.86 % of it). Any later accumulation into a buffer shared so goes through target(), which
+// copies it first while another node still holds it. Leaves never share: an optimiser scales a
+// leaf's .grad in place.
+bool GradSink::takes_own_gradient(size_t i, const Tensor& g) const {
+  if (!needs(i) || g.impl() != node_.grad_.impl() || g.impl()->offset != 0 ||
+      g.impl()->storage.use_count() != 1)
+    return false;
+  const Edge& edge = node_.edges_[i];
+  return edge.producer && !edge.producer->grad_.defined() && g.shape() == edge.shape();
+}
+
+bool GradSink::can_pass_on(size_t i, const Tensor& d) const {
+  // Beyond what add() needs to take the buffer: no handle but the node's own (the caller of
+  // backward(grad) keeps the root's, which must not change under it).
+  return takes_own_gradient(i, d) && d.impl_ptr().use_count() == 1;
+}
+
 void GradSink::add(size_t i, const Tensor& g) {
-  // Input i's first gradient is this node's own incoming gradient, unchanged (an add, a sub's
-  // first input): the producer takes the buffer itself instead of a copy (a residual add's
-  // backward copied 1 MB twice per add in the LM step, 0.86 % of it). Any later accumulation
-  // into a buffer shared so goes through target(), which copies it first while another node
-  // still holds it. Leaves never share: an optimiser scales a leaf's .grad in place.
-  if (needs(i) && g.impl() == node_.grad_.impl() && g.impl()->offset == 0 &&
-      g.impl()->storage.use_count() == 1) {
+  if (takes_own_gradient(i, g)) {
     const Edge& edge = node_.edges_[i];
-    if (edge.producer && !edge.producer->grad_.defined() && g.shape() == edge.shape()) {
-      if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
-      edge.producer->grad_ = g;
-      handles_[i] = g;
-      return;
-    }
+    if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
+    edge.producer->grad_ = g;
+    handles_[i] = g;
+    return;
   }
   bool overwrite = false;
   Tensor& dst = target(i, &overwrite);

@@ -37,9 +37,15 @@ class GradSink {
   // Adds g (input i's shape) into input i's gradient (copies when the buffer is fresh; takes
   // g's buffer itself when g is this node's own gradient and the input is an intermediate).
   void add(size_t i, const Tensor& g);
+  // Whether d, this node's incoming gradient, may be overwritten with input i's gradient and
+  // handed on by add(i, d), which then takes its buffer: d is held by this node alone (no other
+  // handle, no view of its storage) and input i is an intermediate of d's shape whose gradient
+  // has not started. An elementwise backward then needs no fresh output buffer.
+  bool can_pass_on(size_t i, const Tensor& d) const;
 
  private:
   bool shared_beyond_sink(const Tensor& g) const;
+  bool takes_own_gradient(size_t i, const Tensor& g) const;
   Node& node_;
   std::vector<Tensor> handles_;  // stable references to the buffers handed out
 };

@@ -25,8 +25,8 @@ Tensor dropout(const Tensor& a, float p, bool training, Rng& rng) {
   detail::map_into(out.data(), n, kGrainCheap, [&](int64_t k) { return pa[k] * pm[k]; });
   if (needs_grad({&a})) {
     record(out, "dropout", {a}, [scale_mask](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *pm = scale_mask.data();
-      detail::accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * pm[k]; });
+      const float* pm = scale_mask.data();
+      detail::pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return dk * pm[k]; });
     });
   }
   return out;

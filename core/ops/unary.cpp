@@ -14,6 +14,7 @@ namespace nl {
 namespace {
 using detail::accumulate_grad;
 using detail::map_into;
+using detail::pass_on_grad;
 
 void check_defined(const char* op, const Tensor& a) {
   if (!a.defined()) throw ShapeError(std::string(op) + ": called with an undefined tensor");
@@ -35,10 +36,7 @@ Tensor unary_forward(const char* op, const Tensor& a, int64_t grain, F f) {
 Tensor add_scalar(const Tensor& a, float s) {
   Tensor out = unary_forward("add_scalar", a, kGrainCheap, [s](float x) { return x + s; });
   if (needs_grad({&a})) {
-    record(out, "add_scalar", {a}, [](const Tensor& d, GradSink& g) {
-      const float* pd = d.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k]; });
-    });
+    record(out, "add_scalar", {a}, [](const Tensor& d, GradSink& g) { g.add(0, d); });
   }
   return out;
 }
@@ -47,8 +45,7 @@ Tensor mul_scalar(const Tensor& a, float s) {
   Tensor out = unary_forward("mul_scalar", a, kGrainCheap, [s](float x) { return x * s; });
   if (needs_grad({&a})) {
     record(out, "mul_scalar", {a}, [s](const Tensor& d, GradSink& g) {
-      const float* pd = d.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * s; });
+      pass_on_grad(g, 0, d, kGrainCheap, [s](float dk, int64_t) { return dk * s; });
     });
   }
   return out;
@@ -58,8 +55,7 @@ Tensor rsub_scalar(float s, const Tensor& a) {
   Tensor out = unary_forward("rsub_scalar", a, kGrainCheap, [s](float x) { return s - x; });
   if (needs_grad({&a})) {
     record(out, "rsub_scalar", {a}, [](const Tensor& d, GradSink& g) {
-      const float* pd = d.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return -pd[k]; });
+      pass_on_grad(g, 0, d, kGrainCheap, [](float dk, int64_t) { return -dk; });
     });
   }
   return out;
@@ -70,8 +66,8 @@ Tensor rdiv_scalar(float s, const Tensor& a) {
   if (needs_grad({&a})) {
     // d(s/x)/dx = -s/x^2 = -y/x
     record(out, "rdiv_scalar", {a}, [x = a.detach(), y = out.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *px = x.data(), *py = y.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return -pd[k] * py[k] / px[k]; });
+      const float *px = x.data(), *py = y.data();
+      pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return -dk * py[k] / px[k]; });
     });
   }
   return out;
@@ -81,8 +77,7 @@ Tensor neg(const Tensor& a) {
   Tensor out = unary_forward("neg", a, kGrainCheap, [](float x) { return -x; });
   if (needs_grad({&a})) {
     record(out, "neg", {a}, [](const Tensor& d, GradSink& g) {
-      const float* pd = d.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return -pd[k]; });
+      pass_on_grad(g, 0, d, kGrainCheap, [](float dk, int64_t) { return -dk; });
     });
   }
   return out;
@@ -93,8 +88,8 @@ Tensor exp(const Tensor& a) {
   Tensor out = unary_forward("exp", a, kGrainHeavy, [](float x) { return std::exp(x); });
   if (needs_grad({&a})) {
     record(out, "exp", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *py = y.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * py[k]; });
+      const float* py = y.data();
+      pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return dk * py[k]; });
     });
   }
   return out;
@@ -104,8 +99,8 @@ Tensor log(const Tensor& a) {
   Tensor out = unary_forward("log", a, kGrainHeavy, [](float x) { return std::log(x); });
   if (needs_grad({&a})) {
     record(out, "log", {a}, [x = a.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *px = x.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] / px[k]; });
+      const float* px = x.data();
+      pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return dk / px[k]; });
     });
   }
   return out;
@@ -116,8 +111,8 @@ Tensor sqrt(const Tensor& a) {
   if (needs_grad({&a})) {
     // d sqrt(x)/dx = 1 / (2 sqrt(x)) = 0.5 / y
     record(out, "sqrt", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *py = y.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return 0.5f * pd[k] / py[k]; });
+      const float* py = y.data();
+      pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return 0.5f * dk / py[k]; });
     });
   }
   return out;
@@ -129,14 +124,15 @@ Tensor pow(const Tensor& a, float e) {
                                          [e](float x) { return std::pow(x, e); });
   if (needs_grad({&a})) {
     record(out, "pow", {a}, [x = a.detach(), e](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *px = x.data();
+      const float* px = x.data();
       if (e == 2.0f) {
-        accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return 2.0f * px[k] * pd[k]; });
+        pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return 2.0f * px[k] * dk; });
       } else if (e == 0.0f) {  // constant 1: zero gradient (avoids 0 * x^-1 = NaN at x = 0)
         accumulate_grad(g, 0, kGrainCheap, [](int64_t) { return 0.0f; });
       } else {
-        accumulate_grad(g, 0, kGrainHeavy,
-                        [&](int64_t k) { return pd[k] * e * std::pow(px[k], e - 1.0f); });
+        pass_on_grad(g, 0, d, kGrainHeavy, [&](float dk, int64_t k) {
+          return dk * e * std::pow(px[k], e - 1.0f);
+        });
       }
     });
   }
@@ -148,8 +144,9 @@ Tensor tanh(const Tensor& a) {
   Tensor out = unary_forward("tanh", a, kGrainHeavy, [](float x) { return std::tanh(x); });
   if (needs_grad({&a})) {
     record(out, "tanh", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *py = y.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * (1.0f - py[k] * py[k]); });
+      const float* py = y.data();
+      pass_on_grad(g, 0, d, kGrainCheap,
+                   [&](float dk, int64_t k) { return dk * (1.0f - py[k] * py[k]); });
     });
   }
   return out;
@@ -164,8 +161,9 @@ Tensor sigmoid(const Tensor& a) {
   });
   if (needs_grad({&a})) {
     record(out, "sigmoid", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *py = y.data();
-      accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * py[k] * (1.0f - py[k]); });
+      const float* py = y.data();
+      pass_on_grad(g, 0, d, kGrainCheap,
+                   [&](float dk, int64_t k) { return dk * py[k] * (1.0f - py[k]); });
     });
   }
   return out;
@@ -178,11 +176,9 @@ Tensor relu(const Tensor& a) {
     // then selected: a load only where y > 0 kept the loop scalar, a branch per element that
     // mispredicts on random signs (5 ns per element; the mlp step ran 2 % slower).
     record(out, "relu", {a}, [y = out.detach()](const Tensor& d, GradSink& g) {
-      const float *pd = d.data(), *py = y.data();
-      accumulate_grad(g, 0, kGrainCheap, [pd, py](int64_t k) {
-        const float dy = pd[k];
-        return py[k] > 0.0f ? dy : 0.0f;
-      });
+      const float* py = y.data();
+      pass_on_grad(g, 0, d, kGrainCheap,
+                   [py](float dk, int64_t k) { return py[k] > 0.0f ? dk : 0.0f; });
     });
   }
   return out;
@@ -205,8 +201,8 @@ Tensor gelu(const Tensor& a) {
     for (int64_t k = s; k < e; ++k) fast_gelu_with_grad(x[k], py + k, ps + k);
   });
   record(out, "gelu", {a}, [slope = std::move(slope)](const Tensor& d, GradSink& g) {
-    const float *pd = d.data(), *psl = slope.data();
-    accumulate_grad(g, 0, kGrainCheap, [&](int64_t k) { return pd[k] * psl[k]; });
+    const float* psl = slope.data();
+    pass_on_grad(g, 0, d, kGrainCheap, [&](float dk, int64_t k) { return dk * psl[k]; });
   });
   return out;
 }

@@ -1,6 +1,7 @@
 // The autograd engine: accumulation, zero_grad, no_grad, detach, explicit upstream
 // gradients, misuse errors, freed graphs, shared nodes over repeated passes, a backward nested
 // in a backward function, deep chains, and no growth over 10,000 steps.
+#include <cmath>
 #include <pthread.h>
 
 #include <functional>
@@ -131,6 +132,63 @@ TEST_CASE("an add hands its gradient to its inputs' producers without a copy, co
     const auto result = gradcheck(fn, {rand_tensor({2, 5}, 7), rand_tensor({2, 5}, 8)});
     INFO(result.message);
     REQUIRE(result.ok);
+  }
+}
+
+TEST_CASE("an elementwise backward writes its input's gradient over its incoming one when "
+          "nothing else holds it", "[autograd]") {
+  // x -> h = 3x -> probe(h) (an identity that notes where its incoming gradient lives) ->
+  // y = gelu(.) -> top (writes dy into the buffer it is given and notes it). The gelu's
+  // incoming gradient is held by its node alone, so its backward writes dx over it and hands
+  // that buffer on: the probe must receive the very buffer top wrote.
+  Tensor x = Tensor::from_vector({-1.5f, -0.25f, 0.5f, 2.0f}, {4}).requires_grad_();
+  const std::vector<float> dy{1.0f, -2.0f, 0.5f, 3.0f};
+  const float* top_buffer = nullptr;
+  const float* probe_buffer = nullptr;
+  Tensor h = mul_scalar(x, 3.0f);
+  Tensor probed = h.detach().clone();
+  record(probed, "probe", {h}, [&](const Tensor& d, GradSink& g) {
+    probe_buffer = d.data();
+    g.add(0, d);
+  });
+  Tensor y = gelu(probed);
+  Tensor top = y.detach().clone();
+  record(top, "top", {y}, [&](const Tensor&, GradSink& g) {
+    bool fresh = false;
+    Tensor& t = g.target(0, &fresh);
+    REQUIRE(fresh);
+    for (int k = 0; k < 4; ++k) t.data()[k] = dy[k];
+    top_buffer = t.data();
+  });
+  top.backward(Tensor::ones({4}));
+  REQUIRE(top_buffer != nullptr);
+  REQUIRE(probe_buffer == top_buffer);
+  for (int k = 0; k < 4; ++k) {  // dx = dy * gelu'(3x) * 3, against a double reference
+    const double z = 3.0 * x.at({k});
+    const double slope = 0.5 * std::erfc(-z / std::sqrt(2.0)) +
+                         z * std::exp(-0.5 * z * z) / std::sqrt(2.0 * M_PI);
+    REQUIRE(x.grad().at({k}) == Approx(dy[k] * slope * 3.0).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("an elementwise backward never writes a gradient someone else holds", "[autograd]") {
+  Tensor x = Tensor::from_vector({-1.0f, 0.5f, 2.0f}, {3}).requires_grad_();
+  SECTION("the caller's upstream gradient") {
+    const Tensor dy = Tensor::from_vector({1.0f, 2.0f, 3.0f}, {3});
+    tanh(gelu(mul_scalar(x, 2.0f))).backward(dy);
+    REQUIRE(dy.to_vector() == std::vector<float>{1.0f, 2.0f, 3.0f});
+  }
+  SECTION("a buffer an add handed to both its inputs") {
+    // s = gelu(a) + relu(b): both producers share s's gradient; each writes its own.
+    Tensor a = mul_scalar(x, 2.0f), b = mul_scalar(x, -1.0f);
+    sum(mul(add(gelu(a), relu(b)), Tensor::from_vector({1.0f, 1.0f, 1.0f}, {3}))).backward();
+    for (int k = 0; k < 3; ++k) {
+      const double za = 2.0 * x.at({k}), zb = -1.0 * x.at({k});
+      const double gelu_slope = 0.5 * std::erfc(-za / std::sqrt(2.0)) +
+                                za * std::exp(-0.5 * za * za) / std::sqrt(2.0 * M_PI);
+      const double want = 2.0 * gelu_slope + (zb > 0 ? -1.0 : 0.0);
+      REQUIRE(x.grad().at({k}) == Approx(want).epsilon(1e-5));
+    }
   }
 }
 
