@@ -169,6 +169,19 @@ bool GradSink::can_pass_on(size_t i, const Tensor& d) const {
   return takes_own_gradient(i, d) && d.impl_ptr().use_count() == 1;
 }
 
+Tensor* GradSink::adopt_saved(size_t i, const Tensor& saved) {
+  if (graph_retained_ || !needs(i) || !saved.defined() || saved.impl()->offset != 0 ||
+      saved.impl()->storage.use_count() != 1)
+    return nullptr;
+  const Edge& edge = node_.edges_[i];
+  if (!edge.producer || edge.producer->grad_.defined() || saved.shape() != edge.shape())
+    return nullptr;
+  if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
+  edge.producer->grad_ = saved;
+  handles_[i] = saved;
+  return &handles_[i];
+}
+
 void GradSink::add(size_t i, const Tensor& g) {
   if (takes_own_gradient(i, g)) {
     const Edge& edge = node_.edges_[i];
@@ -264,7 +277,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   try {
     for (const std::shared_ptr<Node>& node : order) {
       if (!node->grad_.defined()) continue;  // no gradient flowed into this node
-      GradSink sink(*node);
+      GradSink sink(*node, retain_graph);
       node->fn_(node->grad_, sink);
       node->grad_ = Tensor();
       if (!retain_graph) {

@@ -26,7 +26,10 @@ namespace nl {
 // Hands out the gradient buffers of a node's inputs during backward.
 class GradSink {
  public:
-  explicit GradSink(Node& node) : node_(node) {}
+  // graph_retained: the backward pass keeps the graph (retain_graph), so saved tensors will be
+  // read again and must not be overwritten (adopt_saved).
+  explicit GradSink(Node& node, bool graph_retained = true)
+      : node_(node), graph_retained_(graph_retained) {}
   // Does input i need a gradient?
   bool needs(size_t i) const;
   // The gradient of input i to add into (zero-filled when first used).
@@ -42,11 +45,20 @@ class GradSink {
   // handle, no view of its storage) and input i is an intermediate of d's shape whose gradient
   // has not started. An elementwise backward then needs no fresh output buffer.
   bool can_pass_on(size_t i, const Tensor& d) const;
+  // Input i's gradient written over a tensor this backward saved (one of the op's inputs, whose
+  // values it reads for the last time now): when the graph is not retained, nothing else holds
+  // saved's storage (no other tensor, no view), it has input i's shape and input i is an
+  // intermediate whose gradient has not started, saved becomes input i's gradient buffer and is
+  // returned, to be overwritten like a fresh target(); else nullptr. The caller must read every
+  // value of saved it needs before writing over it (attention: a head's dQ, dK, dV over its Q, K,
+  // V; the saved projection's lines are then in cache already, where a fresh buffer is not).
+  Tensor* adopt_saved(size_t i, const Tensor& saved);
 
  private:
   bool shared_beyond_sink(const Tensor& g) const;
   bool takes_own_gradient(size_t i, const Tensor& g) const;
   Node& node_;
+  bool graph_retained_;
   std::vector<Tensor> handles_;  // stable references to the buffers handed out
 };
 

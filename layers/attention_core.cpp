@@ -93,11 +93,12 @@ int64_t triangle_block_rows(int64_t T, bool causal) {
 // Buffers of n floats owned by the calling thread, reused from call to call. kScores: one
 // head's dP in the backward, which then stays in L1 from its GEMM through the softmax to the
 // two GEMMs that read it (a fresh slice of an (N, T, T) tensor per head would be fetched line
-// by line on its first write). kTransposed: one head's Kᵀ or Vᵀ (times_transposed).
+// by line on its first write). kTransposed: one head's Kᵀ or Vᵀ (times_transposed). kKeys: one
+// head's K, when its backward writes dK over it (head_backward_in_registers).
 // 64-byte aligned: the head products load and store them as 64-byte vectors, and at the 16 bytes
 // std::vector gave, three in four of those straddled two cache lines (S = Q Kᵀ out of an aligned
 // Kᵀ 1.82 µs a head, out of one 16 bytes off 2.50; docs/performance-history.md, 27th round).
-enum ScratchSlot { kScores = 0, kTransposed = 1 };
+enum ScratchSlot { kScores = 0, kTransposed = 1, kKeys = 2 };
 float* head_scratch(int64_t n, ScratchSlot slot) {
   struct Free {
     void operator()(float* p) const { std::free(p); }
@@ -106,7 +107,7 @@ float* head_scratch(int64_t n, ScratchSlot slot) {
     std::unique_ptr<float[], Free> data;
     int64_t size = 0;
   };
-  thread_local Buffer buffers[2];
+  thread_local Buffer buffers[3];
   Buffer& buffer = buffers[slot];
   if (buffer.size < n) {
     const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
@@ -174,8 +175,10 @@ void head_forward_in_registers(int64_t T, int64_t dh, const float* q, int64_t ld
                         causal ? HeadRange::kDepthToRow : HeadRange::kAll, false);
 }
 
-// Its backward: dP = dO Vᵀ, dS in place, dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO (into dq, dq + d,
-// dq + 2d at row stride ld), adding to them when accumulate.
+// Its backward: dP = dO Vᵀ, dS in place, dK = dSᵀ Q, dQ = dS K, dV = Pᵀ dO (into dq, dq + d,
+// dq + 2d at row stride ld), adding to them when accumulate. dq may be q itself (the gradient
+// written over the saved projection: GradSink::adopt_saved): V is read only through its
+// transposed copy, Q before dQ overwrites it, and K from a copy, since dK overwrites it first.
 void head_backward_in_registers(int64_t T, int64_t dh, const float* q, int64_t ld, int64_t d,
                                 const float* pn, const float* go, float* dq, float scale,
                                 bool causal, bool accumulate) {
@@ -191,8 +194,16 @@ void head_backward_in_registers(int64_t T, int64_t dh, const float* q, int64_t l
   kernels::masked_softmax_backward(pn, dsn, dsn, 1, T, T, scale, false);
   const HeadRange to_row = causal ? HeadRange::kDepthToRow : HeadRange::kAll;
   const HeadRange from_row = causal ? HeadRange::kDepthFromRow : HeadRange::kAll;
-  kernels::head_product(T, dh, T, {dsn, T}, q + d, ld, dq, ld, to_row, accumulate);
+  const float* keys = q + d;
+  int64_t ld_keys = ld;
+  if (dq == q) {  // in place: keep K for dQ before dK overwrites it
+    float* kc = head_scratch(T * dh, kKeys);
+    for (int64_t t = 0; t < T; ++t) std::copy_n(q + d + t * ld, dh, kc + t * dh);
+    keys = kc;
+    ld_keys = dh;
+  }
   kernels::head_product(T, dh, T, {dsn, T, true}, q, ld, dq + d, ld, from_row, accumulate);
+  kernels::head_product(T, dh, T, {dsn, T}, keys, ld_keys, dq, ld, to_row, accumulate);
   kernels::head_product(T, dh, T, {pn, T, true}, go, d, dq + 2 * d, ld, from_row, accumulate);
 }
 
@@ -287,7 +298,12 @@ Tensor attention_heads(const Tensor& qkv, int64_t heads, const Tensor& key_valid
              const float* pp = p.data();
              const float* dO = dout.data();
              bool fresh = false;
-             Tensor& dqkv = g.target(0, &fresh);
+             // In registers, dQ, dK, dV go over the saved Q, K, V when nothing else needs them:
+             // those lines were just read, where a fresh 3d-wide buffer is fetched from memory
+             // on its first write (lm_ln and lm_bn steps 1 % faster).
+             Tensor* adopted = in_registers ? g.adopt_saved(0, qkv) : nullptr;
+             if (adopted) fresh = true;
+             Tensor& dqkv = adopted ? *adopted : g.target(0, &fresh);
              const float beta = fresh ? 0.0f : 1.0f;
              float* dx = dqkv.data();
              for_each_head(N, T, T, dh, [&](int64_t n) {  // one head at a time, as forward

@@ -175,6 +175,57 @@ TEST_CASE("attention_heads in registers agrees with the composition and with Ope
     }
 }
 
+TEST_CASE("attention_heads in registers writes dQ, dK, dV over the saved projection only when "
+          "nothing else needs it", "[layers][attention][fused][head_products][autograd]") {
+  // The projection is an intermediate (x * 1, exact) that only the op holds: its gradient goes
+  // into the projection's own buffer (the probe below sees that buffer arrive), with the values
+  // a leaf projection gets (no buffer taken there).
+  const Tensor x0 = rand_tensor({2, 32, 3 * 32}, 170, false);
+  const Tensor w = rand_tensor({2, 32, 32}, 171, false);
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    Tensor leaf = x0.detach().clone();
+    leaf.requires_grad_(true);
+    sum(mul(attention_heads(leaf, 2, Tensor(), causal), w)).backward();
+
+    Tensor x = x0.detach().clone();
+    x.requires_grad_(true);
+    const float* arrived = nullptr;
+    const float* projection = nullptr;
+    Tensor loss;
+    {  // the projection's last handle outside the op goes with this scope
+      Tensor h = mul_scalar(x, 1.0f);
+      Tensor probed = h.detach().clone();  // an identity that notes where its gradient lives
+      record(probed, "probe", {h}, [&](const Tensor& d, GradSink& g) {
+        arrived = d.data();
+        g.add(0, d);
+      });
+      projection = probed.data();
+      loss = sum(mul(attention_heads(probed, 2, Tensor(), causal), w));
+    }
+    loss.backward();
+    REQUIRE(arrived == projection);
+    REQUIRE(nl::test::max_abs_diff(x.grad(), leaf.grad()) == 0.0);
+  }
+  SECTION("a projection the caller keeps is left as it was") {
+    Tensor x = x0.detach().clone();
+    x.requires_grad_(true);
+    Tensor qkv = mul_scalar(x, 1.0f);
+    sum(mul(attention_heads(qkv, 2, Tensor(), true), w)).backward();
+    REQUIRE(qkv.to_vector() == x0.to_vector());
+  }
+  SECTION("a retained graph keeps the projection for the next backward") {
+    Tensor x = x0.detach().clone();
+    x.requires_grad_(true);
+    Tensor loss = sum(mul(attention_heads(mul_scalar(x, 1.0f), 2, Tensor(), true), w));
+    loss.backward(true);
+    const std::vector<float> once = x.grad().to_vector();
+    loss.backward();
+    const std::vector<float> twice = x.grad().to_vector();
+    for (size_t k = 0; k < once.size(); ++k) REQUIRE(twice[k] == 2.0f * once[k]);
+  }
+}
+
 TEST_CASE("attention_heads in registers: gradients by finite differences",
           "[layers][attention][fused][head_products][gradcheck]") {
   std::vector<float> valid(32, 1.0f);
