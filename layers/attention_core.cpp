@@ -17,6 +17,7 @@
 #include "core/autograd.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/simd.h"
 #include "core/threading.h"
 #include "core/transpose.h"
 #include "layers/attention.h"
@@ -198,7 +199,9 @@ void head_backward_in_registers(int64_t T, int64_t dh, const float* q, int64_t l
   int64_t ld_keys = ld;
   if (dq == q) {  // in place: keep K for dQ before dK overwrites it
     float* kc = head_scratch(T * dh, kKeys);
-    for (int64_t t = 0; t < T; ++t) std::copy_n(q + d + t * ld, dh, kc + t * dh);
+    for (int64_t t = 0; t < T; ++t)  // dh is a multiple of 16 here
+      for (int64_t c = 0; c < dh; c += simd::kWidth)
+        simd::store(kc + t * dh + c, simd::load(q + d + t * ld + c));
     keys = kc;
     ld_keys = dh;
   }
