@@ -171,8 +171,8 @@ bool GradSink::can_pass_on(size_t i, const Tensor& d) const {
 
 Tensor* GradSink::adopt_saved(size_t i, const Tensor& saved) {
   if (graph_retained_ || !needs(i) || !saved.defined() || saved.impl()->offset != 0 ||
-      saved.impl()->storage.use_count() != 1)
-    return nullptr;
+      saved.impl_ptr().use_count() != 1 || saved.impl()->storage.use_count() != 1)
+    return nullptr;  // the op's own saved handle must be the only one, and no view
   const Edge& edge = node_.edges_[i];
   if (!edge.producer || edge.producer->grad_.defined() || saved.shape() != edge.shape())
     return nullptr;
