@@ -13,6 +13,10 @@
 //          8192x256 row as it then ran (docs/performance-history.md, tenth round);
 //   slabs  the same four passes one column slab at a time (W columns of every row), so that
 //          the second pass over a slab might find it in L3 instead of DRAM: 5 DRAM passes.
+//   snake  the four passes over whole rows, the second passes (apply, dx) over chunks of rows
+//          taken last chunk first, each chunk in order: they start on what the first pass
+//          left in L3, and the prefetchers keep ascending streams (a whole pass taken last row
+//          first lost them: docs/performance-history.md, twenty-fifth and -seventh rounds).
 // Prints each variant's median and the counted floor's share of it (the benchmark's % floor).
 //
 //   g++ -O2 -march=native -std=c++20 scripts/batchnorm-pass-floor.cpp -o /tmp/bn-floor
@@ -71,6 +75,36 @@ void two_pass(const float* x, float* y, const float* dy, float* dx, float* acc,
   if constexpr (kStream) _mm_sfence();
 }
 
+
+// The same four passes, the apply and dx passes over chunks of ch rows, last chunk first.
+template <bool kStream>
+void snake(const float* x, float* y, const float* dy, float* dx, float* acc,
+           const float* coef, int64_t R, int64_t C, int64_t ch) {
+  auto out = [](float* p, V v) {
+    if constexpr (kStream) stream(p, v);
+    else store(p, v);
+  };
+  for (int64_t r = 0; r + 4 <= R; r += 4)  // statistics
+    for (int64_t c = 0; c < C; c += 16) {
+      const float* p = x + r * C + c;
+      store(acc + c, load(acc + c) + load(p) + load(p + C) + load(p + 2 * C) + load(p + 3 * C));
+    }
+  for (int64_t k = R / ch - 1; k >= 0; --k)  // apply
+    for (int64_t r = k * ch; r < (k + 1) * ch; ++r)
+      for (int64_t c = 0; c < C; c += 16) out(y + r * C + c, load(x + r * C + c) * load(coef + c));
+  for (int64_t r = 0; r + 4 <= R; r += 4)  // gradient sums
+    for (int64_t c = 0; c < C; c += 16) {
+      V a = load(acc + c);
+      for (int i = 0; i < 4; ++i) a += load(dy + (r + i) * C + c) * load(x + (r + i) * C + c);
+      store(acc + c, a);
+    }
+  for (int64_t k = R / ch - 1; k >= 0; --k)  // dx
+    for (int64_t r = k * ch; r < (k + 1) * ch; ++r)
+      for (int64_t c = 0; c < C; c += 16)
+        out(dx + r * C + c, load(dy + r * C + c) + load(x + r * C + c) * load(coef + c));
+  if constexpr (kStream) _mm_sfence();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +130,11 @@ int main(int argc, char** argv) {
   variants.push_back({"whole rows, plain stores", [&] {
                         two_pass<false>(x, y, dy, dx, acc, coef, R, C, 0, C);
                       }});
+  for (int64_t ch : {32, 128, 512, 2048})
+    if (R % ch == 0)
+      variants.push_back({"snake, chunks of " + std::to_string(ch), [&, ch] {
+                            snake<true>(x, y, dy, dx, acc, coef, R, C, ch);
+                          }});
   for (int64_t w : {512, 256, 128, 64})
     if (w < C && C % w == 0)
       variants.push_back({"two-pass, slabs of " + std::to_string(w), [&, w] {
