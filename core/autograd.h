@@ -4,7 +4,9 @@
 // The backward contract (every op's backward follows it):
 //  1. A backward function receives d(loss)/d(output) and *adds* into its inputs' gradients
 //     through the GradSink; it never overwrites a gradient that may hold other contributions.
-//     (GradSink::target() tells the function when it may overwrite a fresh buffer instead.)
+//     (GradSink::target() tells the function when it may overwrite a fresh buffer instead;
+//     can_pass_on() and adopt_saved() when it may write an input's gradient over its own
+//     incoming gradient or over a saved input that nothing else will read, and hand that on.)
 //  2. Inputs that need no gradient are skipped: check sink.needs(i) before computing one.
 //  3. Every gradient has its input's shape: the sink allocates it that way.
 //  4. A tensor used several times gets the sum of all contributions (follows from 1).
