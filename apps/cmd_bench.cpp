@@ -22,7 +22,8 @@ void register_bench(CLI::App& app) {
                   "each step's BLAS floor: blas/NAME, its products replayed alone at 1 thread), "
                   "one JSON object per line");
   bench->add_option("--filter", filter, "with --json: only benchmarks whose name matches REGEX");
-  bench->add_option("--repeat", repeat, "with --json: timed repetitions per benchmark")
+  bench->add_option("--repeat", repeat,
+                    "with --json: timed repetitions per benchmark, each at least 20 ms of calls")
       ->capture_default_str()->check(CLI::PositiveNumber);
   bench->add_flag("--list", list, "print the names of the --json suite, one per line");
   bench->require_subcommand(0, 1);
