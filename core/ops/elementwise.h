@@ -35,7 +35,7 @@ void accumulate_grad(GradSink& sink, size_t i, int64_t grain, F f) {
 
 // Input `i`'s gradient f(d[k], k) for every k, d the incoming gradient (of input i's shape):
 // written over d itself and handed on when the sink allows it (GradSink::can_pass_on), so no
-// fresh buffer is fetched for it (GELU's backward in the LM step: 0.5 % of the step); else as
+// fresh buffer is fetched for it (with GELU's backward, about 1 % of the LM step); else as
 // accumulate_grad. f gets d's element as a value, so the in-place loop reads and writes through
 // one pointer and vectorises like any other.
 template <class F>
