@@ -149,6 +149,21 @@ bool GradSink::shared_beyond_sink(const Tensor& g) const {
   return g.impl_ptr().use_count() > 1 + held_here;
 }
 
+// Whether buffer g (whole, no view of a larger storage) can become input i's gradient as it
+// is: input i is an intermediate whose gradient has not started in this pass, of g's shape.
+bool GradSink::producer_can_take(size_t i, const Tensor& g) const {
+  if (!needs(i) || g.impl()->offset != 0 || g.impl()->storage.use_count() != 1) return false;
+  const Edge& edge = node_.edges_[i];
+  return edge.producer && !edge.producer->grad_.defined() && g.shape() == edge.shape();
+}
+
+Tensor& GradSink::hand_to_producer(size_t i, const Tensor& g) {
+  if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
+  node_.edges_[i].producer->grad_ = g;
+  handles_[i] = g;
+  return handles_[i];
+}
+
 // Input i's first gradient is this node's own incoming gradient g (an add, a sub's first input,
 // or an elementwise backward that wrote over it: can_pass_on): the producer takes the buffer
 // itself instead of a copy (a residual add's backward copied 1 MB twice per add in the LM step,
@@ -156,11 +171,7 @@ bool GradSink::shared_beyond_sink(const Tensor& g) const {
 // copies it first while another node still holds it. Leaves never share: an optimiser scales a
 // leaf's .grad in place.
 bool GradSink::takes_own_gradient(size_t i, const Tensor& g) const {
-  if (!needs(i) || g.impl() != node_.grad_.impl() || g.impl()->offset != 0 ||
-      g.impl()->storage.use_count() != 1)
-    return false;
-  const Edge& edge = node_.edges_[i];
-  return edge.producer && !edge.producer->grad_.defined() && g.shape() == edge.shape();
+  return g.impl() == node_.grad_.impl() && producer_can_take(i, g);
 }
 
 bool GradSink::can_pass_on(size_t i, const Tensor& d) const {
@@ -170,24 +181,16 @@ bool GradSink::can_pass_on(size_t i, const Tensor& d) const {
 }
 
 Tensor* GradSink::adopt_saved(size_t i, const Tensor& saved) {
-  if (graph_retained_ || !needs(i) || !saved.defined() || saved.impl()->offset != 0 ||
-      saved.impl_ptr().use_count() != 1 || saved.impl()->storage.use_count() != 1)
-    return nullptr;  // the op's own saved handle must be the only one, and no view
-  const Edge& edge = node_.edges_[i];
-  if (!edge.producer || edge.producer->grad_.defined() || saved.shape() != edge.shape())
+  // The op's own saved handle must be the only one; and a retained graph reads it again.
+  if (graph_retained_ || !saved.defined() || saved.impl_ptr().use_count() != 1 ||
+      !producer_can_take(i, saved))
     return nullptr;
-  if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
-  edge.producer->grad_ = saved;
-  handles_[i] = saved;
-  return &handles_[i];
+  return &hand_to_producer(i, saved);
 }
 
 void GradSink::add(size_t i, const Tensor& g) {
   if (takes_own_gradient(i, g)) {
-    const Edge& edge = node_.edges_[i];
-    if (handles_.size() < node_.edges_.size()) handles_.resize(node_.edges_.size());
-    edge.producer->grad_ = g;
-    handles_[i] = g;
+    hand_to_producer(i, g);
     return;
   }
   bool overwrite = false;

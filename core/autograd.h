@@ -58,6 +58,8 @@ class GradSink {
 
  private:
   bool shared_beyond_sink(const Tensor& g) const;
+  bool producer_can_take(size_t i, const Tensor& g) const;
+  Tensor& hand_to_producer(size_t i, const Tensor& g);
   bool takes_own_gradient(size_t i, const Tensor& g) const;
   Node& node_;
   bool graph_retained_;
