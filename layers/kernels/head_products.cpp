@@ -55,7 +55,7 @@ void tile(const HeadOperand& a, int64_t i, const float* b, int64_t ldb, float* c
     // 0, ld, 2 ld, 3 ld: four registers for the tile's rows where one pointer per row spilled.
     const int64_t l1 = a.ld, l2 = 2 * a.ld, l3 = 3 * a.ld;
     const float* a0 = a.data + i * a.ld + k0;
-    const float* a4 = a0 + 4 * a.ld;
+    const float* a4 = R > 4 ? a0 + 4 * a.ld : a0;  // (a 4-row tile has no row 4 to point at)
     const float* bk = b + k0 * ldb;
     for (int64_t k = k0; k < k1; ++k, bk += ldb, ++a0, ++a4) {
       Vf16 bv[NB];
