@@ -84,6 +84,22 @@ constexpr int64_t kStatBlockElems = 4096;
 int64_t stat_block_rows(int64_t C) {
   return std::clamp<int64_t>(kStatBlockElems / C, 1, kStatRows);
 }
+// Streamed rows (from DRAM: stream_output) take their statistics 4 KiB of rows at a time (one
+// row at C = 1024), and the output pass asks for the rows 8 KiB ahead (at least the next block):
+// with 16 KiB blocks and the next block asked for, each block's statistics waited on DRAM with
+// nothing requested beyond it. Measured (twenty-eighth round, 1 thread, alternated call by
+// call): forward 8192×1024 one-row blocks 1.16x, asking two rows ahead 1.08x more (three 0.85x,
+// four 0.82-0.86x, six 0.78x of two); 8192×512 two-row blocks, four rows ahead 1.03-1.08x;
+// 8192×256 four-row blocks, eight ahead 1.05x. The bench's layernorm_fwd/8192x1024, builds
+// alternated: 1.37x at 1 thread, 1.15x at 2.
+constexpr int64_t kStreamStatBytes = 4096;
+constexpr int64_t kStreamAheadBytes = 8192;
+int64_t stream_stat_block_rows(int64_t C) {
+  return std::clamp<int64_t>(kStreamStatBytes / 4 / C, 1, kStatRows);
+}
+int64_t stream_ahead_rows(int64_t C, int64_t block) {
+  return std::max<int64_t>(block, kStreamAheadBytes / 4 / C);
+}
 
 // The statistics of n <= kStatRows rows x[0..n) (row stride C): mean_hi, mean_lo, rstd.
 void block_stats(const float* x, int64_t C, int n, float eps, float* mean_hi, float* mean_lo,
@@ -174,8 +190,9 @@ void dx_row(const float* xr, const float* dyr, const float* g, const RowStats& s
 // pass 1 — the pass that waits on DRAM — only loads and sums. The partials get the same terms
 // in the same order as from pass 1 (the same bits). The pattern on the twenty-third round's host
 // (scripts/ln-backward-structures.cpp, 8192×1024, 1 thread): 4.68 → 3.64 ms; the kernel's
-// fwd+bwd 1.07-1.10x faster (docs/performance-history.md, twenty-fourth round).
-template <int kRows, bool kG>
+// fwd+bwd 1.07-1.10x faster (docs/performance-history.md, twenty-fourth round). Rows before
+// kDxFrom only add their partials (their dx was written by an earlier pass: streamed_pair).
+template <int kRows, int kDxFrom, bool kG>
 void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&dy)[kRows],
                            const float* g, const RowStats (&st)[kRows], const float (&a)[kRows],
                            const float (&b)[kRows], int64_t C, float* pdg, float* pdb,
@@ -199,9 +216,11 @@ void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&
       }
       const Vf16 xh = ((simd::load(x[i] + j) - vmh[i]) - vml[i]) * vrs[i];
       const Vf16 dyv = simd::load(dy[i] + j);
-      Vf16 d = dyv;
-      if constexpr (kG) d *= simd::load(g + j);
-      simd::store_stream(dx[i] + j, vrs[i] * (d - va[i] - xh * vb[i]));
+      if (i >= kDxFrom) {  // a constant in the unrolled loop
+        Vf16 d = dyv;
+        if constexpr (kG) d *= simd::load(g + j);
+        simd::store_stream(dx[i] + j, vrs[i] * (d - va[i] - xh * vb[i]));
+      }
       pg += dyv * xh;
       pb += dyv;
     }
@@ -213,7 +232,7 @@ void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&
     for (int i = 0; i < kRows; ++i) {
       const float xh = ((x[i][j] - st[i].mean_hi) - st[i].mean_lo) * st[i].rstd;
       const float d = kG ? dy[i][j] * g[j] : dy[i][j];
-      dx[i][j] = st[i].rstd * (d - a[i] - xh * b[i]);
+      if (i >= kDxFrom) dx[i][j] = st[i].rstd * (d - a[i] - xh * b[i]);
       pg += dy[i][j] * xh;
       pb += dy[i][j];
     }
@@ -286,19 +305,59 @@ void backward_rows(const float* const (&dy)[kRows], const float* const (&x)[kRow
     b[i] = (simd::hsum(sb[i]) + tb[i]) * inv_c;
   }
   if constexpr (kPartialsInPass2) {
-    dx_rows_with_partials<kRows, kG>(x, dy, g, st, a, b, C, pdg, pdb, dx, next_x, next_dy);
+    dx_rows_with_partials<kRows, 0, kG>(x, dy, g, st, a, b, C, pdg, pdb, dx, next_x, next_dy);
   } else {
     for (int i = 0; i < kRows; ++i)
       dx_row<kG, kMode>(x[i], dy[i], g, st[i], a[i], b[i], C, dx[i], next_x[i], next_dy[i]);
   }
 }
 
+// A pair of streamed rows (from DRAM; dx streams) shorter than kPartialsInPass2MinC, one row
+// after the other: each row's sums and dx (backward_rows<1>), then one sweep that adds both rows'
+// dy*x̂ / dy to the partials in the order the ordinary path's pair adds them (the same bits).
+// Both rows together (backward_rows<2>) keep two rows of x and dy, gamma and the partials in L1
+// through pass 1 while the next rows' prefetched lines arrive; one row at a time L1 holds less.
+// Measured in one process, alternated call by call (docs/performance-history.md, twenty-eighth
+// round): fwd+bwd 16384×512 1.26x at 1 thread and 1.05x at 2, 8192×256 1.08-1.17x at 1 thread;
+// the partials in row 1's dx sweep instead of a sweep of their own measured the same. Longer
+// rows keep the pairs: one at a time, 8192×1024 gained 1.02x at 1 thread and lost 0.95x at 2,
+// 4096×2048 0.98x and 0.93x.
+template <bool kG>
+void streamed_pair(const float* const (&dy)[2], const float* const (&x)[2],
+                   const RowStats (&st)[2], const float* g, int64_t C, float* pdg, float* pdb,
+                   float* const (&dx)[2], const float* const (&next_x)[2],
+                   const float* const (&next_dy)[2]) {
+  for (int i = 0; i < 2; ++i) {
+    const float* const dyi[1] = {dy[i]};
+    const float* const xi[1] = {x[i]};
+    const RowStats sti[1] = {st[i]};
+    float* const dxi[1] = {dx[i]};
+    const float* const nxi[1] = {next_x[i]};
+    const float* const ndyi[1] = {next_dy[i]};
+    backward_rows<1, OutStore::kStream, kG, false, false>(dyi, xi, sti, g, C, nullptr, nullptr,
+                                                         dxi, nxi, ndyi);
+  }
+  const float unused[2] = {0.0f, 0.0f};  // a, b: no row's dx is written here
+  const float* const none[2] = {nullptr, nullptr};
+  dx_rows_with_partials<2, 2, kG>(x, dy, g, st, unused, unused, C, pdg, pdb, dx, none, none);
+}
+
 // Rows this long or longer whose dx streams (from DRAM; dx never null then: stream_output) sum
 // the dgamma/dbeta partials in pass 2 (dx_rows_with_partials). There a pair's two rows of x and
 // dy (16 KiB at C = 1024), gamma and the partials (12 KiB) crowd the 32 KiB L1 in pass 1;
 // shorter rows lose by it: fwd+bwd 8192×256 0.86x, 8192×1024 1.09x beside a 1.04 control
-// (twenty-fourth round; the twenty-first round's host read 0.95 and 1.01-1.03).
+// (twenty-fourth round; the twenty-first round's host read 0.95 and 1.01-1.03). Shorter streamed
+// rows go one at a time instead (streamed_pair).
 constexpr int64_t kPartialsInPass2MinC = 1024;
+
+// Streamed rows taken one at a time (streamed_pair) ask for the rows this many bytes ahead of
+// the row they work on, per array (x and dy), at least the next row. Measured one row at a time,
+// 1 thread (twenty-eighth round): 8192×256 two rows ahead (2 KiB) 1.07x over one; 8192×512 two
+// rows (4 KiB) 0.99x.
+constexpr int64_t kBackwardAheadBytes = 2048;
+int64_t stream_backward_ahead_rows(int64_t C) {
+  return std::max<int64_t>(1, kBackwardAheadBytes / 4 / C);
+}
 
 // Dispatches on (gamma?, partials?, where the partials go) for kRows rows.
 template <int kRows, OutStore kMode>
@@ -335,7 +394,8 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
   // the ordinary loop a few % at 2048x128).
   auto rows = [&](int64_t r0, int64_t r1, auto stream) {
     constexpr bool kStream = decltype(stream)::value;
-    const int64_t block = stat_block_rows(C);
+    const int64_t block = kStream ? stream_stat_block_rows(C) : stat_block_rows(C);
+    const int64_t ahead = kStream ? stream_ahead_rows(C, block) : 0;
     for (int64_t rb = r0; rb < r1; rb += block) {
       const int n = static_cast<int>(std::min<int64_t>(block, r1 - rb));
       block_stats(x + rb * C, C, n, eps, mean + rb, mean_lo + rb, rstd + rb);
@@ -346,8 +406,8 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
         const int64_t off = (r % groups) * C;
         const float* g = gamma ? gamma + off : nullptr;
         const float* b = beta ? beta + off : nullptr;
-        // The row the next block's statistics read first (prefetched while y streams).
-        const float* nx = kStream && r + n < r1 ? xr + n * C : nullptr;
+        // The row `ahead` rows on, for a later block's statistics (prefetched while y streams).
+        const float* nx = kStream && r + ahead < r1 ? xr + ahead * C : nullptr;
         if (g && b) forward_row<true, true, kStream>(xr, g, b, st, C, yr, nx);
         else if (g) forward_row<true, false, kStream>(xr, g, b, st, C, yr, nx);
         else if (b) forward_row<false, true, kStream>(xr, g, b, st, C, yr, nx);
@@ -386,16 +446,26 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
       return kMode == OutStore::kStream && r < r1 ? base + r * C : nullptr;
     };
     int64_t r = r0;
-    // Rows in pairs where they share the affine block (always, unless GroupNorm's groups > 1).
-    if (groups == 1)
+    // Streamed rows shorter than kPartialsInPass2MinC go one at a time (streamed_pair), asking
+    // for the rows stream_backward_ahead_rows() on; longer ones in pairs ask for the next pair.
+    const bool one_by_one = kMode == OutStore::kStream && C < kPartialsInPass2MinC;
+    const int64_t d = one_by_one ? stream_backward_ahead_rows(C) : 2;
+    // Rows in pairs where they share the affine block (always, unless GroupNorm's groups > 1);
+    // rows taken one at a time still pair up for the partials' order.
+    if (groups == 1 && (!one_by_one || params))
       for (; r + 1 < r1; r += 2) {
         const float* const dyp[2] = {dy + r * C, dy + (r + 1) * C};
         const float* const xp[2] = {x + r * C, x + (r + 1) * C};
         const RowStats stp[2] = {row_stats(r), row_stats(r + 1)};
         float* const dxp[2] = {dx_of(r), dx_of(r + 1)};
-        const float* const nx[2] = {ahead(x, r + 2), ahead(x, r + 3)};
-        const float* const ndy[2] = {ahead(dy, r + 2), ahead(dy, r + 3)};
-        backward_rows<2, kMode>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, nx, ndy);
+        const float* const nx[2] = {ahead(x, r + d), ahead(x, r + 1 + d)};
+        const float* const ndy[2] = {ahead(dy, r + d), ahead(dy, r + 1 + d)};
+        if (one_by_one) {
+          if (gamma) streamed_pair<true>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, nx, ndy);
+          else streamed_pair<false>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, nx, ndy);
+        } else {
+          backward_rows<2, kMode>(dyp, xp, stp, gamma, C, pdg, pdb, dxp, nx, ndy);
+        }
       }
     for (; r < r1; ++r) {
       const int64_t off = (r % groups) * C;
@@ -403,8 +473,8 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
       const float* const xp[1] = {x + r * C};
       const RowStats stp[1] = {row_stats(r)};
       float* const dxp[1] = {dx_of(r)};
-      const float* const nx[1] = {ahead(x, r + 1)};
-      const float* const ndy[1] = {ahead(dy, r + 1)};
+      const float* const nx[1] = {ahead(x, r + (one_by_one ? d : 1))};
+      const float* const ndy[1] = {ahead(dy, r + (one_by_one ? d : 1))};
       backward_rows<1, kMode>(dyp, xp, stp, gamma ? gamma + off : nullptr, C,
                               pdg ? pdg + off : nullptr, pdb ? pdb + off : nullptr, dxp, nx, ndy);
     }

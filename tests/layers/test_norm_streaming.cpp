@@ -109,6 +109,45 @@ TEST_CASE("LayerNorm: streamed y and dx equal the ordinary path row by row",
   }
 }
 
+TEST_CASE("LayerNorm: streamed rows shorter than 1024 equal the ordinary path, dgamma included",
+          "[layernorm][streaming]") {
+  // Such rows stream one at a time (layers/kernels/layernorm.cpp, streamed_pair) with their
+  // partials still summed pair by pair, and the forward takes its statistics in smaller blocks:
+  // y, dx, dgamma and dbeta carry the ordinary path's bits (an unaligned y / dx takes it).
+  if (streaming_off()) return;
+  ThreadCountGuard one_thread{1};
+  constexpr int64_t C = 256;
+  const int64_t R = kernels::stream_min_bytes() / (C * 4) + 1;  // odd: the last row goes alone
+  const Tensor x = rand_tensor({R, C}, 5, false, -2.0f, 3.0f);
+  const Tensor dy = rand_tensor({R, C}, 6, false);
+  const Tensor gamma = rand_tensor({C}, 7, false, 0.5f, 1.5f);
+  const Tensor beta = rand_tensor({C}, 8, false);
+  const size_t bytes = static_cast<size_t>(R * C) * sizeof(float);
+  Tensor y = Tensor::empty({R, C}), dx = Tensor::empty({R, C});
+  std::vector<float> mean(R), lo(R), rstd(R), dgamma(C), dbeta(C);
+  std::vector<float> y2(R * C + 1), dx2(R * C + 1), mean2(R), lo2(R), rstd2(R), dgamma2(C),
+      dbeta2(C);
+  REQUIRE(kernels::stream_output(y.data(), R, C));
+  REQUIRE_FALSE(kernels::stream_output(y2.data() + 1, R, C));
+  kernels::layernorm_forward(x.data(), gamma.data(), beta.data(), R, C, 1, 1e-5f, y.data(),
+                             mean.data(), lo.data(), rstd.data());
+  kernels::layernorm_forward(x.data(), gamma.data(), beta.data(), R, C, 1, 1e-5f, y2.data() + 1,
+                             mean2.data(), lo2.data(), rstd2.data());
+  CHECK(std::memcmp(y.data(), y2.data() + 1, bytes) == 0);
+  CHECK(std::memcmp(mean.data(), mean2.data(), R * sizeof(float)) == 0);
+  CHECK(std::memcmp(rstd.data(), rstd2.data(), R * sizeof(float)) == 0);
+  const kernels::NormGrads streamed{dx.data(), false, dgamma.data(), false, dbeta.data(), false};
+  const kernels::NormGrads ordinary{dx2.data() + 1, false, dgamma2.data(), false, dbeta2.data(),
+                                    false};
+  kernels::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), lo.data(),
+                              rstd.data(), R, C, 1, streamed);
+  kernels::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), lo.data(),
+                              rstd.data(), R, C, 1, ordinary);
+  CHECK(std::memcmp(dx.data(), dx2.data() + 1, bytes) == 0);
+  CHECK(std::memcmp(dgamma.data(), dgamma2.data(), C * sizeof(float)) == 0);
+  CHECK(std::memcmp(dbeta.data(), dbeta2.data(), C * sizeof(float)) == 0);
+}
+
 TEST_CASE("RMSNorm: streamed y and dx equal the ordinary path row by row",
           "[rmsnorm][streaming]") {
   if (streaming_off()) return;
