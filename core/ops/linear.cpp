@@ -43,21 +43,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
            [x = x.detach(), w = w.detach(), M, in, out_f](const Tensor& dy, GradSink& g) {
              const float* pdy = dy.data();
              bool fresh = false;
-             // dx and dW: independent products, run at once on two threads where that pays.
-             GemmCall dx_call, dw_call;
-             if (g.needs(0)) {
-               Tensor& dx = g.target(0, &fresh);
-               dx_call = {false, false, M, in, out_f, 1.0f, pdy, w.data(), fresh ? 0.0f : 1.0f,
-                          dx.data()};
-             }
-             if (g.needs(1)) {
-               Tensor& dw = g.target(1, &fresh);
-               dw_call = {true, false, out_f, in, M, 1.0f, pdy, x.data(), fresh ? 0.0f : 1.0f,
-                          dw.data()};
-             }
-             sgemm_pair(dx_call, dw_call);  // either may be absent (not needed)
              if (g.needs(2)) {
-               // Row sums in row order, then one add: the same rounding as sum_to + add.
+               // Row sums in row order, then one add: the same rounding as sum_to + add. Before
+               // the products, while dy is still in cache from the op that wrote it: after them it
+               // had to come back from memory (1 thread, steps in one process alternated with the
+               // order switched: lm_ln 1.8-2.2 % faster, lm_bn 1.1-1.6 %; builds alternated
+               // process by process: lm_ln 1.004, lm_bn 1.015, rnn_ln 1.013; same bits).
                Tensor& db = g.target(2, &fresh);
                Tensor tmp = fresh ? db : Tensor::empty({out_f});
                float* s = tmp.data();
@@ -71,6 +62,19 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                  for (int64_t j = 0; j < out_f; ++j) d[j] += s[j];
                }
              }
+             // dx and dW: independent products, run at once on two threads where that pays.
+             GemmCall dx_call, dw_call;
+             if (g.needs(0)) {
+               Tensor& dx = g.target(0, &fresh);
+               dx_call = {false, false, M, in, out_f, 1.0f, pdy, w.data(), fresh ? 0.0f : 1.0f,
+                          dx.data()};
+             }
+             if (g.needs(1)) {
+               Tensor& dw = g.target(1, &fresh);
+               dw_call = {true, false, out_f, in, M, 1.0f, pdy, x.data(), fresh ? 0.0f : 1.0f,
+                          dw.data()};
+             }
+             sgemm_pair(dx_call, dw_call);  // either may be absent (not needed)
            });
   }
   return y;
