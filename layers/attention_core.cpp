@@ -9,15 +9,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <functional>
 #include <memory>
-#include <new>
 
 #include "core/autograd.h"
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/simd.h"
+#include "core/storage.h"
 #include "core/threading.h"
 #include "core/transpose.h"
 #include "layers/attention.h"
@@ -97,27 +96,16 @@ int64_t triangle_block_rows(int64_t T, bool causal) {
 // by line on its first write). kTransposed: one head's Kᵀ or Vᵀ (times_transposed). kKeys: one
 // head's K, when its backward writes dK over it (head_backward_in_registers).
 // 64-byte aligned: the head products load and store them as 64-byte vectors, and at the 16 bytes
-// std::vector gave, three in four of those straddled two cache lines (S = Q Kᵀ out of an aligned
+// a std::vector gave, three in four of those straddled two cache lines (S = Q Kᵀ out of an aligned
 // Kᵀ 1.82 µs a head, out of one 16 bytes off 2.50; docs/performance-history.md, 27th round).
 enum ScratchSlot { kScores = 0, kTransposed = 1, kKeys = 2 };
 float* head_scratch(int64_t n, ScratchSlot slot) {
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  struct Buffer {
-    std::unique_ptr<float[], Free> data;
-    int64_t size = 0;
-  };
-  thread_local Buffer buffers[3];
-  Buffer& buffer = buffers[slot];
-  if (buffer.size < n) {
-    const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
-    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!p) throw std::bad_alloc();
-    buffer.data.reset(p);
-    buffer.size = n;
-  }
-  return buffer.data.get();
+  // From the tensor allocator (core/storage.h), whose blocks are 64-byte aligned; kept by the
+  // thread and replaced by a larger one when a longer head needs it.
+  thread_local std::unique_ptr<Storage> buffers[3];
+  std::unique_ptr<Storage>& buffer = buffers[slot];
+  if (!buffer || buffer->size() < n) buffer = std::make_unique<Storage>(n);
+  return buffer->data();
 }
 
 // C = A Bᵀ for one head, A: T×dh at lda, B: T×dh at ldb, C: T×T at ldc, by query blocks:
