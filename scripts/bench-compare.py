@@ -64,6 +64,11 @@ class Peer:
         self.p = subprocess.Popen([PY, os.path.join(HERE, "torch_peer.py"), "--config", config, "--serve",
                                    "--repeat", str(repeat)], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, env=env)
+        # Wait until the peer has imported torch and serves (a name it does not know comes back
+        # "skipped"): the import keeps one core busy for seconds, and the first benchmark of a
+        # thread count, ours at 2 threads especially, used to run beside it (one round of the
+        # first row read 0.4-0.5x the others).
+        self.run("(ready)")
 
     def run(self, name):
         self.p.stdin.write(name + "\n")
