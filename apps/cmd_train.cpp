@@ -90,7 +90,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", a->out, "Run folder to create (default: runs/<config name>-<date>-<time>)")
       ->type_name("DIR");
   cmd->add_option("--threads", a->threads,
-                  "Threads for OpenBLAS and normlab's loops (default: $NORMLAB_THREADS or all cores / MPI "
+                  "Threads for OpenBLAS and normlab's loops (default: $NORMLAB_THREADS or the CPUs this process may use / MPI "
                   "ranks on this machine; "
                   "results are bit-identical for a given seed and thread count)")
       ->check(thread_count());

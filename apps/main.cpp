@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads,
                  "Threads for OpenBLAS and normlab's own loops together (default: "
-                 "$NORMLAB_THREADS or all cores / MPI ranks on this machine)")
+                 "$NORMLAB_THREADS or the CPUs this process may use / MPI ranks on this machine)")
       ->check(nl::cli::thread_count());
   app.parse_complete_callback([&] {
     if (threads > 0) nl::set_num_threads(threads);

@@ -1,7 +1,7 @@
 // One thread setting for the whole process: it sets OpenBLAS's thread count and the size of
 // normlab's own pool together, so the two never oversubscribe the cores. Set it with
 // set_num_threads(), `--threads N` on the CLI, or NORMLAB_THREADS in the environment
-// (default: all cores, shared out among the MPI ranks on this machine). BLAS calls and pool
+// (default: the CPUs the process may use, shared out among the MPI ranks on this machine). BLAS calls and pool
 // loops never run at the same time.
 #pragma once
 #include <cstdint>
@@ -16,6 +16,10 @@ int parse_thread_count(const std::string& text);
 // The multiply-adds in a NORMLAB_GEMM_THREAD_MIN value (from which a GEMM goes to OpenBLAS's
 // own threads; see core/threading.cpp); ValueError unless it is a non-negative integer.
 double parse_gemm_thread_min(const std::string& text);
+
+// The CPUs the calling thread may run on (its affinity set: taskset, numactl, a cpuset), at
+// least 1; the default thread count is this over the MPI ranks on the machine.
+int usable_cpus();
 
 // Number of threads used by parallel_for and by OpenBLAS.
 int num_threads();

@@ -1,6 +1,9 @@
 // The thread setting and the pool: every index covered once at 1 and 2 threads, chunking
 // that depends only on (n, grain, threads), nested loops, exceptions, NORMLAB_THREADS parsing,
-// and the OpenBLAS thread count chosen per GEMM.
+// the OpenBLAS thread count chosen per GEMM, and the default count from the affinity set.
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <limits>
@@ -343,4 +346,19 @@ TEST_CASE("sgemm_pair gives the bits of two sgemm calls on one thread", "[thread
             REQUIRE(worst < 1e-3);
           }
         }
+}
+
+TEST_CASE("usable_cpus counts the affinity set, not the machine", "[core][threading]") {
+  cpu_set_t before;
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0);
+  REQUIRE(nl::usable_cpus() == CPU_COUNT(&before));
+  int first = 0;
+  while (!CPU_ISSET(first, &before)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+  const int narrowed = nl::usable_cpus();  // what `taskset -c N normlab ...` gives the default
+  pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+  REQUIRE(narrowed == 1);
 }
