@@ -1,8 +1,10 @@
 #include "train/bench_suite.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/blas.h"
+#include "core/core_round_trip.h"
 #include "core/gemm_recorder.h"
 #include "core/normlab.h"
 #include "core/storage.h"
@@ -162,6 +164,22 @@ std::vector<BenchCase> bench_suite() {
                        return r;
                      }});
   }
+  // How far apart the first two CPUs are at this moment (core/core_round_trip.h): the 2-thread
+  // rows' condition, as the triad is the norms' ceiling. Per round trip, in ms and in ns.
+  cases.push_back({"core_round_trip", [](int reps) {
+                     json r{{"bench", "core_round_trip"}, {"threads", num_threads()}};
+                     const auto trip = core_round_trip(2000, std::max(3, reps));
+                     if (!trip) {
+                       r["cpus"] = json::array();  // fewer than two CPUs: nothing to measure
+                       return r;
+                     }
+                     r["cpus"] = {trip->cpu_a, trip->cpu_b};
+                     r["median_ns"] = trip->median_ns;
+                     r["min_ns"] = trip->min_ns;
+                     r["median_ms"] = trip->median_ns * 1e-6;
+                     r["min_ms"] = trip->min_ns * 1e-6;
+                     return r;
+                   }});
   for (const ReferenceWorkload& w : reference_workloads()) {
     const std::string name = "step/" + w.name;
     cases.push_back({name, [=](int reps) { return run_step(name, w, reps); }});

@@ -15,6 +15,7 @@ TEST_CASE("bench suite names cover norms, matmul, stream and every workload", "[
       REQUIRE(names.count(std::string(op) + shape) == 1);
   }
   for (const char* s : {"128K", "8M", "128M"}) REQUIRE(names.count(std::string("stream_triad/") + s));
+  REQUIRE(names.count("core_round_trip") == 1);
   int matmuls = 0;
   for (const std::string& n : names)
     if (n.rfind("matmul/", 0) == 0) {
