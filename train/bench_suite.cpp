@@ -168,7 +168,7 @@ std::vector<BenchCase> bench_suite() {
   // rows' condition, as the triad is the norms' ceiling. Per round trip, in ms and in ns.
   cases.push_back({"core_round_trip", [](int reps) {
                      json r{{"bench", "core_round_trip"}, {"threads", num_threads()}};
-                     const auto trip = core_round_trip(2000, std::max(3, reps));
+                     const auto trip = core_round_trip(20000, std::max(3, reps));
                      if (!trip) {
                        r["cpus"] = json::array();  // fewer than two CPUs: nothing to measure
                        return r;
