@@ -42,6 +42,9 @@ void shorten_openblas_spin() {
 // Whether this thread is running a pool task (a worker, or the caller during run()).
 thread_local bool t_in_job = false;
 
+// Jobs in which a pool worker ran at least one chunk (pool_worker_jobs()).
+std::atomic<uint64_t> worker_jobs{0};
+
 // What OpenBLAS was last told by set_num_threads or choose_blas_threads.
 std::atomic<int> blas_threads_now{0};
 
@@ -158,6 +161,7 @@ class Pool {
         }
         ++mine;
       }
+      if (mine > 0) worker_jobs.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(mu_);
       if (error && !worker_error_) worker_error_ = error;
       if (remaining_.fetch_sub(mine, std::memory_order_acq_rel) == mine) done_cv_.notify_one();
@@ -218,6 +222,8 @@ Pool& pool() {
 // The CPUs this process may run on: its affinity set (taskset, numactl, a container's cpuset),
 // which std::thread::hardware_concurrency ignores. Under `taskset -c 0` that counted both of this
 // machine's CPUs, and the default 2 threads on one CPU made the mlp_ln step 1.9x slower than 1.
+uint64_t pool_worker_jobs() { return worker_jobs.load(std::memory_order_relaxed); }
+
 int usable_cpus() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);

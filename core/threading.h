@@ -21,6 +21,10 @@ double parse_gemm_thread_min(const std::string& text);
 // least 1; the default thread count is this over the MPI ranks on the machine.
 int usable_cpus();
 
+// How many parallel_for jobs so far had a chunk run by a pool worker (not the caller): a
+// difference between two reads says whether the workers took part in what ran between them.
+uint64_t pool_worker_jobs();
+
 // Number of threads used by parallel_for and by OpenBLAS.
 int num_threads();
 // Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.

@@ -18,7 +18,7 @@ Adam::Adam(NamedParams params, const AdamOptions& options)
   add_slot("exp_avg_sq");
 }
 
-void Adam::update(size_t i, float* p, const float* g, int64_t n, int64_t t) {
+void Adam::update(size_t i, float* p, const float* g, int64_t n, int64_t t, int64_t offset) {
   const AdamOptions& o = options_;
   const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
   const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(t));
@@ -34,8 +34,8 @@ void Adam::update(size_t i, float* p, const float* g, int64_t n, int64_t t) {
   // bit for bit those of the scalar loop.
   float* __restrict pp = p;
   const float* __restrict gg = g;
-  float* __restrict m = slot(0, i);
-  float* __restrict v = slot(1, i);
+  float* __restrict m = slot(0, i) + offset;
+  float* __restrict v = slot(1, i) + offset;
   for (int64_t j = 0; j < n; ++j) {
     const float gj = gg[j] + l2 * pp[j];
     const float pj = pp[j] * keep;

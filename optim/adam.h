@@ -24,7 +24,7 @@ class Adam : public Optimizer {
   const AdamOptions& options() const { return options_; }
 
  protected:
-  void update(size_t i, float* p, const float* g, int64_t n, int64_t t) override;
+  void update(size_t i, float* p, const float* g, int64_t n, int64_t t, int64_t offset) override;
 
  private:
   AdamOptions options_;

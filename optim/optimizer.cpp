@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/threading.h"
 #include "optim/clip.h"
 
 namespace nl {
@@ -55,7 +56,20 @@ void Optimizer::add_slot(const std::string& name) {
   slots_.emplace_back(name, std::move(bufs));
 }
 
+// A parameter of more elements than this is updated in contiguous ranges on the pool's threads
+// (the update is element by element: the same bits at any thread count), but only when the
+// pool's workers took part in the step that made the gradients. There a weight's slices tend to
+// live with the thread whose share of the products touched them (at 2 threads a product split
+// over its output features cuts a 256-row weight at row 128, as this loop does): mlp, mlp_ln and
+// mlp_bn steps 1.10x faster at 2 threads, and 1.38-1.46x in stretches where the host places the
+// two vCPUs far apart (the step had been 2.7x slower there, ~0.5 ms of it this loop reading
+// gradients the worker wrote). Where the workers took no part (a batch-4 MLP: every product on
+// the calling thread), the parameters live in the caller's cache, and a worker updating half of
+// them made those steps 6x slower in such stretches: they stay on the calling thread.
+constexpr int64_t kUpdateGrain = int64_t{1} << 14;
+
 void Optimizer::step() {
+  const bool split = num_threads() > 1 && pool_worker_jobs() != worker_jobs_after_step_;
   if (grad_clip_ > 0.0) last_grad_norm_ = clip_grad_norm(params_, grad_clip_);
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -63,8 +77,16 @@ void Optimizer::step() {
     TensorImpl* g = p.impl()->grad.get();  // no handle copy: the hot loop stays allocation-free
     if (!g) continue;
     const float* gd = g->storage->data() + g->offset;
-    update(i, p.data(), gd, p.numel(), ++param_steps_[i]);
+    float* pd = p.data();
+    const int64_t t = ++param_steps_[i];
+    if (split) {
+      parallel_for(p.numel(), kUpdateGrain,
+                   [&](int64_t b, int64_t e) { update(i, pd + b, gd + b, e - b, t, b); });
+    } else {
+      update(i, pd, gd, p.numel(), t, 0);
+    }
   }
+  worker_jobs_after_step_ = pool_worker_jobs();
 }
 
 void Optimizer::zero_grad() {

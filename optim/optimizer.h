@@ -58,15 +58,18 @@ class Optimizer {
   void add_slot(const std::string& name);
   // Slot `s` of parameter `i`.
   float* slot(size_t s, size_t i) { return slots_[s].second[i].data(); }
-  // Updates parameter i (n elements at p) from its gradient g; `t` is this parameter's step
-  // count including this step (1 on its first update).
-  virtual void update(size_t i, float* p, const float* g, int64_t n, int64_t t) = 0;
+  // Updates elements [offset, offset + n) of parameter i from its gradient: p and g point at
+  // element `offset`, and so must the slots (slot(s, i) + offset). `t` is this parameter's step
+  // count including this step (1 on its first update). Element by element, so step() may cut a
+  // parameter into ranges and run them on the pool's threads: the same bits at any count.
+  virtual void update(size_t i, float* p, const float* g, int64_t n, int64_t t, int64_t offset) = 0;
 
   double lr_;
 
  private:
   NamedParams params_;
   std::vector<int64_t> param_steps_;
+  uint64_t worker_jobs_after_step_ = 0;  // pool_worker_jobs() when the last step() ended
   std::vector<std::pair<std::string, std::vector<Tensor>>> slots_;
   int64_t step_ = 0;
   double grad_clip_ = 0.0;

@@ -15,14 +15,15 @@ SGD::SGD(NamedParams params, const SGDOptions& options)
 }
 
 // __restrict: p, g and the momentum buffer never alias, so both loops vectorise.
-void SGD::update(size_t i, float* __restrict p, const float* __restrict g, int64_t n, int64_t) {
+void SGD::update(size_t i, float* __restrict p, const float* __restrict g, int64_t n, int64_t,
+                 int64_t offset) {
   const float lr = static_cast<float>(lr_), wd = static_cast<float>(options_.weight_decay);
   const float mu = static_cast<float>(options_.momentum);
   if (mu == 0.0f) {
     for (int64_t j = 0; j < n; ++j) p[j] -= lr * (g[j] + wd * p[j]);
     return;
   }
-  float* __restrict b = slot(0, i);
+  float* __restrict b = slot(0, i) + offset;
   const bool nesterov = options_.nesterov;
   for (int64_t j = 0; j < n; ++j) {
     const float gj = g[j] + wd * p[j];

@@ -21,7 +21,7 @@ class SGD : public Optimizer {
   const SGDOptions& options() const { return options_; }
 
  protected:
-  void update(size_t i, float* p, const float* g, int64_t n, int64_t t) override;
+  void update(size_t i, float* p, const float* g, int64_t n, int64_t t, int64_t offset) override;
 
  private:
   SGDOptions options_;

@@ -1,8 +1,12 @@
-// Adam and AdamW against the update formula evaluated by hand in double.
+// Adam and AdamW against the update formula evaluated by hand in double; the optimizer step
+// on the pool against one thread.
 #include <cmath>
+#include <cstring>
+#include <memory>
 
 #include "helpers.h"
 #include "optim/adam.h"
+#include "optim/sgd.h"
 
 using namespace nl;
 
@@ -99,4 +103,34 @@ TEST_CASE("Adam skips parameters without a gradient and keeps per-parameter step
   REQUIRE(decode_count(s.at("a.step"), "a.step") == 2);
   REQUIRE(decode_count(s.at("b.step"), "b.step") == 1);
   REQUIRE(decode_count(s.at("step"), "step") == 2);
+}
+
+TEST_CASE("Adam and SGD with momentum give the same bits on the pool as on one thread", "[optim]") {
+  // A parameter large enough to be cut into ranges at 2 threads (the optimizer's grain is 16 K
+  // elements), and a pool job that a worker runs before each step, so that step() splits: each
+  // range must find its own slice of the moments (a wrong offset changes the second half).
+  ThreadCountGuard restore_threads;
+  const int64_t n = 3 * (int64_t{1} << 14) + 5;
+  auto train = [&](int threads, bool sgd) {
+    set_num_threads(threads);
+    Rng rng(7);
+    Tensor p = Tensor::normal({n}, 0.0f, 1.0f, rng).requires_grad_();
+    std::unique_ptr<Optimizer> opt;
+    if (sgd) opt = std::make_unique<SGD>(NamedParams{{"w", p}}, SGDOptions{0.05, 0.9, true, 1e-3});
+    else opt = std::make_unique<Adam>(NamedParams{{"w", p}}, AdamOptions{0.01, 0.9, 0.999, 1e-8, 1e-2, true});
+    for (int step = 0; step < 4; ++step) {
+      const uint64_t jobs = pool_worker_jobs();
+      parallel_for(2, 1, [](int64_t, int64_t) {});  // at 2 threads a worker runs chunk 1
+      if (threads > 1) REQUIRE(pool_worker_jobs() > jobs);
+      p.set_grad(Tensor::normal({n}, 0.0f, 1.0f, rng));
+      opt->step();
+    }
+    return p.to_vector();
+  };
+  for (bool sgd : {false, true}) {
+    INFO((sgd ? "SGD" : "Adam"));
+    const std::vector<float> one = train(1, sgd), two = train(2, sgd);
+    REQUIRE(one.size() == two.size());
+    REQUIRE(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+  }
 }
