@@ -202,8 +202,12 @@ int ranks_on_this_node() {
 
 int default_threads() {
   if (const char* env = std::getenv("NORMLAB_THREADS")) return parse_thread_count(env);
-  // Ranks on one machine share its cores: never oversubscribe them by default.
-  return std::max(1, usable_cpus() / ranks_on_this_node());
+  // A process bound to fewer CPUs than the machine has (taskset, a cpuset, mpirun's binding)
+  // uses those. Otherwise ranks on one machine share its cores: never oversubscribe them.
+  const int usable = usable_cpus();
+  const int machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (usable < machine) return usable;
+  return std::max(1, machine / ranks_on_this_node());
 }
 
 Pool& pool() {
@@ -222,13 +226,13 @@ Pool& pool() {
 // The CPUs this process may run on: its affinity set (taskset, numactl, a container's cpuset),
 // which std::thread::hardware_concurrency ignores. Under `taskset -c 0` that counted both of this
 // machine's CPUs, and the default 2 threads on one CPU made the mlp_ln step 1.9x slower than 1.
-uint64_t pool_worker_jobs() { return worker_jobs.load(std::memory_order_relaxed); }
-
 int usable_cpus() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+uint64_t pool_worker_jobs() { return worker_jobs.load(std::memory_order_relaxed); }
 
 int parse_thread_count(const std::string& text) {
   // The whole text must be a positive decimal integer ("4"; not "4x", " 4", "", "0" or "-1").

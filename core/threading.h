@@ -1,7 +1,8 @@
 // One thread setting for the whole process: it sets OpenBLAS's thread count and the size of
 // normlab's own pool together, so the two never oversubscribe the cores. Set it with
 // set_num_threads(), `--threads N` on the CLI, or NORMLAB_THREADS in the environment
-// (default: the CPUs the process may use, shared out among the MPI ranks on this machine). BLAS calls and pool
+// (default: the CPUs the process is bound to, or else all of them shared out among the MPI
+// ranks on this machine). BLAS calls and pool
 // loops never run at the same time.
 #pragma once
 #include <cstdint>
@@ -18,7 +19,8 @@ int parse_thread_count(const std::string& text);
 double parse_gemm_thread_min(const std::string& text);
 
 // The CPUs the calling thread may run on (its affinity set: taskset, numactl, a cpuset), at
-// least 1; the default thread count is this over the MPI ranks on the machine.
+// least 1. The default thread count is this when it is less than the machine's CPUs (the
+// process was bound), else the machine's CPUs over the MPI ranks on it.
 int usable_cpus();
 
 // How many parallel_for jobs so far had a chunk run by a pool worker (not the caller): a
