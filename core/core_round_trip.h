@@ -1,6 +1,6 @@
 // How far apart the first two CPUs this process may run on are: the time for one cache line to
 // go from one to the other and back, two threads pinned one to each. On this project's 2-vCPU
-// host a fresh process reads 60-150 ns most of the time, and 500-900 ns for stretches of seconds
+// host a fresh process reads 60-150 ns most of the time, and 300-900 ns for stretches of seconds
 // when the host places the two vCPUs far apart (one long ping-pong run: 52 -> 330-360 ns); a
 // 2-thread training step then runs up to 2.7x slower while a 1-thread one does not move
 // (docs/performance.md, "The 2-thread rows"). `normlab bench` reports it as `core_round_trip`,

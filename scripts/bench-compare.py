@@ -148,7 +148,7 @@ def main():
             else:
                 ceil["sgemm"] = max(ceil.get("sgemm", 0.0), r["gflops"] * best)
         # At 2+ threads, how far apart the two CPUs are, measured around each of our runs: this
-        # host sometimes places its two vCPUs far apart (the round trip 60-150 -> 500-900 ns)
+        # host sometimes places its two vCPUs far apart (the round trip 60-150 -> 300-900 ns)
         # for seconds at a time, and 2-thread steps then run up to 2.7x slower while
         # 1-thread ones do not move (docs/performance.md, "The 2-thread rows").
         cross = threads > 1 and round_trip_ns(args.normlab) is not None
@@ -161,7 +161,7 @@ def main():
         spread = args.rounds > 1
         if cross:
             print("(x-core ns: the cache-line round trip between the two CPUs just before and after each "
-                  "of our runs, the larger, round by round; 60-150 ns is this host's usual reading, 500-900 "
+                  "of our runs, the larger, round by round; 60-150 ns is this host's usual reading, 300-900 "
                   "a stretch where it placed them far apart)")
         print("| %-24s | %9s | %9s | %6s | %9s | %9s | %6s | %9s | %7s |%s%s" % (
             "benchmark", "ours ms", "torch ms", "ratio", "ours cpu", "torch cpu", "ratio", "floor ms", "% floor",
