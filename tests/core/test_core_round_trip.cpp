@@ -2,7 +2,10 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <optional>
+
 #include "core/core_round_trip.h"
+#include "one_cpu.h"
 #include "helpers.h"
 
 namespace {
@@ -35,15 +38,11 @@ TEST_CASE("core_round_trip pins to two allowed CPUs, reports a time and restores
 }
 
 TEST_CASE("core_round_trip has nothing to measure on one CPU", "[core][timing]") {
-  cpu_set_t before;
-  allowed_cpus(&before);
-  int first = 0;
-  while (!CPU_ISSET(first, &before)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
-  const auto trip = nl::core_round_trip(100, 3);
-  pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+  std::optional<nl::CoreRoundTrip> trip;
+  {
+    const OneCpuScope one_cpu;
+    REQUIRE(one_cpu.pinned());
+    trip = nl::core_round_trip(100, 3);
+  }
   REQUIRE_FALSE(trip.has_value());
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/blas.h"
+#include "one_cpu.h"
 #include "helpers.h"
 
 using namespace nl;
@@ -352,13 +353,11 @@ TEST_CASE("usable_cpus counts the affinity set, not the machine", "[core][thread
   cpu_set_t before;
   REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0);
   REQUIRE(nl::usable_cpus() == CPU_COUNT(&before));
-  int first = 0;
-  while (!CPU_ISSET(first, &before)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
-  const int narrowed = nl::usable_cpus();  // what `taskset -c N normlab ...` gives the default
-  pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+  int narrowed = 0;
+  {
+    const OneCpuScope one_cpu;  // what `taskset -c N normlab ...` gives the default
+    REQUIRE(one_cpu.pinned());
+    narrowed = nl::usable_cpus();
+  }
   REQUIRE(narrowed == 1);
 }
