@@ -6,6 +6,7 @@
 
 #include "core/gemm_recorder.h"
 #include "core/threading.h"
+#include "core/tn_gemm.h"
 
 namespace nl {
 
@@ -37,6 +38,13 @@ namespace {
 void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                int64_t ldc) {
+  // A weight gradient's shape, where OpenBLAS would run it on one thread (core/tn_gemm.h): the
+  // same bits, without OpenBLAS's packing of both operands.
+  if (tn_gemm_fits(trans_a, trans_b, M, N, K, alpha, beta) &&
+      (inside_parallel_task() || !gemm_on_openblas_threads(M, N, K))) {
+    tn_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
               static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
