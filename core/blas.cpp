@@ -6,7 +6,7 @@
 
 #include "core/gemm_recorder.h"
 #include "core/threading.h"
-#include "core/tn_gemm.h"
+#include "core/register_gemm.h"
 
 namespace nl {
 
@@ -38,11 +38,11 @@ namespace {
 void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                int64_t ldc) {
-  // A weight gradient's shape, where OpenBLAS would run it on one thread (core/tn_gemm.h): the
-  // same bits, without OpenBLAS's packing of both operands.
-  if (tn_gemm_fits(trans_a, trans_b, M, N, K, alpha, beta) &&
+  // Where normlab's own kernel beats OpenBLAS's and OpenBLAS would run the product on one
+  // thread (core/register_gemm.h): the same bits, without packing both operands.
+  if (register_gemm_fits(trans_a, trans_b, M, N, K, alpha, beta) &&
       (inside_parallel_task() || !gemm_on_openblas_threads(M, N, K))) {
-    tn_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc);
+    register_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

@@ -1,5 +1,9 @@
 // The one place normlab calls BLAS: a row-major sgemm, C = alpha * op(A) op(B) + beta * C.
-// Every matmul in the framework goes through here (OpenBLAS cblas_sgemm).
+// Every matmul in the framework goes through here (OpenBLAS cblas_sgemm), and from here the
+// products where normlab's own kernel is faster go to it instead, with OpenBLAS's bits
+// (register_gemm, core/register_gemm.h: Linear layers' and RNN steps' products on OpenBLAS's
+// AVX-512 kernel sets). An attention head's small products run in registers elsewhere
+// (layers/kernels/head_products.h).
 #pragma once
 #include <cstdint>
 
