@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <cstring>
 #include <string>
 
 #include "core/gemm_recorder.h"
@@ -35,16 +36,24 @@ bool few_rows_as_gemv(int64_t M, int64_t N, int64_t K) {
 
 namespace {
 
+// C's M rows (row stride ldc) each set to `row` (N floats).
+void fill_rows(float* C, int64_t M, int64_t N, int64_t ldc, const float* row) {
+  for (int64_t i = 0; i < M; ++i) std::memcpy(C + i * ldc, row, sizeof(float) * N);
+}
+
+// One single-threaded product. `rows` (or nullptr): C starts as that row in every row (beta is
+// then 1), written into C first unless register_gemm takes the product.
 void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-               int64_t ldc) {
+               int64_t ldc, const float* rows) {
   // Where normlab's own kernel beats OpenBLAS's and OpenBLAS would run the product on one
   // thread (core/register_gemm.h): the same bits, without packing both operands.
   if (register_gemm_fits(trans_a, trans_b, M, N, K, alpha, beta) &&
       (inside_parallel_task() || !gemm_on_openblas_threads(M, N, K))) {
-    register_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    register_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, rows);
     return;
   }
+  if (rows) fill_rows(C, M, N, ldc, rows);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
               static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
@@ -52,9 +61,15 @@ void gemm_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          const float* rows = nullptr) {
   GemmRecorder::note({trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta});
   if (M == 0 || N == 0) return;
+  const bool gemv_rows = few_rows_as_gemv(M, N, K) && !inside_parallel_task();
+  if (rows && (K == 0 || gemv_rows)) {  // C's rows first, then beta = 1 as usual
+    fill_rows(C, M, N, ldc, rows);
+    rows = nullptr;
+  }
   if (K == 0) {  // BLAS may not touch C when K == 0: apply beta ourselves
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) {
@@ -66,7 +81,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   choose_blas_threads(M, N, K);
   // Not inside a pool task: OpenBLAS threads an sgemv from 9216 elements on, with whatever
   // thread count it was last given, and the pool's threads are all busy there.
-  if (few_rows_as_gemv(M, N, K) && !inside_parallel_task()) {
+  if (gemv_rows) {
     // C[i,:] = alpha · op(B)ᵀ · op(A)[i,:] + beta · C[i,:]; op(B)ᵀ is B itself when trans_b.
     for (int64_t i = 0; i < M; ++i) {
       const float* a = trans_a ? A + i : A + i * lda;
@@ -93,15 +108,15 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         const int64_t b = edge(p), e = edge(p + 1);
         if (by_rows)
           gemm_call(trans_a, trans_b, e - b, N, K, alpha, trans_a ? A + b : A + b * lda, lda, B,
-                    ldb, beta, C + b * ldc, ldc);
+                    ldb, beta, C + b * ldc, ldc, rows);
         else
           gemm_call(trans_a, trans_b, M, e - b, K, alpha, A, lda, trans_b ? B + b * ldb : B + b,
-                    ldb, beta, C + b, ldc);
+                    ldb, beta, C + b, ldc, rows ? rows + b : nullptr);
       }
     });
     return;
   }
-  gemm_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rows);
 }
 
 }  // namespace
@@ -115,6 +130,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc) {
   gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_onto_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+                     const float* B, const float* row, float* C) {
+  gemm(trans_a, trans_b, M, N, K, 1.0f, A, trans_a ? M : K, B, trans_b ? K : N, 1.0f, C, N, row);
 }
 
 void sgemm(const GemmCall& g) {

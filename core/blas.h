@@ -28,6 +28,13 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
 
+// C = op(A) op(B) onto rows that all start as `row` (N floats: a Linear's bias), C (M, N)
+// contiguous. The bits of filling C's rows with `row` and calling sgemm with alpha = 1,
+// beta = 1, which is what it does unless register_gemm takes the product: there the row is added
+// as the first K block's sums are stored, and C is not written twice.
+void sgemm_onto_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+                     const float* B, const float* row, float* C);
+
 // One product's arguments (row-major, leading dimensions as in the first sgemm above).
 struct GemmCall {
   bool trans_a = false, trans_b = false;

@@ -51,9 +51,10 @@ bool blas_q_known() {
 
 // C's 8 × NB-vector tile at c (+)= the sum over the block's kb rows of a[k][r] · b[k]; a is
 // the copy (kRows floats per k), b the tile's first column in op(B)'s block (row stride ldb).
+// With `init` (the tile's columns of a row), each row of the tile is set to init + the sum.
 template <int NB>
 void tile(const float* a, const float* b, int64_t ldb, int64_t kb, float* c, int64_t ldc,
-          bool accumulate) {
+          bool accumulate, const float* init) {
   Vf16 acc[kRows][NB] = {};
   for (int64_t k = 0; k < kb; ++k, a += kRows, b += ldb) {
     Vf16 bv[NB];
@@ -66,17 +67,20 @@ void tile(const float* a, const float* b, int64_t ldb, int64_t kb, float* c, int
   for (int r = 0; r < kRows; ++r)
     for (int j = 0; j < NB; ++j) {
       float* p = c + r * ldc + j * simd::kWidth;
-      simd::store(p, accumulate ? simd::load(p) + acc[r][j] : acc[r][j]);
+      if (init)
+        simd::store(p, simd::load(init + j * simd::kWidth) + acc[r][j]);
+      else
+        simd::store(p, accumulate ? simd::load(p) + acc[r][j] : acc[r][j]);
     }
 }
 
 // Rows [i, i + 8) of C over one K block: 32-column tiles, then a 16-column one if N needs it.
 void row_tiles(const float* a, const float* b, int64_t ldb, int64_t kb, int64_t N, float* c,
-               int64_t ldc, bool accumulate) {
+               int64_t ldc, bool accumulate, const float* init) {
   int64_t j = 0;
   for (; j + 2 * simd::kWidth <= N; j += 2 * simd::kWidth)
-    tile<2>(a, b + j, ldb, kb, c + j, ldc, accumulate);
-  if (j < N) tile<1>(a, b + j, ldb, kb, c + j, ldc, accumulate);
+    tile<2>(a, b + j, ldb, kb, c + j, ldc, accumulate, init ? init + j : nullptr);
+  if (j < N) tile<1>(a, b + j, ldb, kb, c + j, ldc, accumulate, init ? init + j : nullptr);
 }
 
 // op(A)(i + 8h + r, k0 + k) at copy[h · kb · 8 + k · 8 + r] for the block's kb columns and
@@ -109,12 +113,13 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
 }
 
 void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
-                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                   const float* rows) {
   if (M % kRows != 0 || N % simd::kWidth != 0 || M <= 0 || N <= 0 || K < 1 ||
-      (beta != 0.0f && beta != 1.0f) || (trans_a && trans_b))
+      (beta != 0.0f && beta != 1.0f) || (trans_a && trans_b) || (rows && beta != 1.0f))
     throw ShapeError("register_gemm: M " + std::to_string(M) + " must be a multiple of 8, N " +
                      std::to_string(N) + " of 16, K " + std::to_string(K) +
-                     " positive, beta 0 or 1, and A and B not both transposed");
+                     " positive, beta 0 or 1 (1 with rows), and A and B not both transposed");
   alignas(64) float copy[2 * kBlasQ * kRows];
   thread_local std::vector<float> b_rows;  // a transposed B's block, as rows of op(B)
   if (trans_b && b_rows.size() < static_cast<size_t>(kBlasQ * N)) b_rows.resize(kBlasQ * N);
@@ -132,7 +137,8 @@ void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
       const int halves = i + 2 * kRows <= M ? 2 : 1;
       copy_rows(trans_a, A, lda, i, halves, k0, kb, copy);
       for (int h = 0; h < halves; ++h, i += kRows)
-        row_tiles(copy + h * kb * kRows, b, ldb_block, kb, N, C + i * ldc, ldc, accumulate);
+        row_tiles(copy + h * kb * kRows, b, ldb_block, kb, N, C + i * ldc, ldc, accumulate,
+                  k0 == 0 ? rows : nullptr);
     }
   }
 }

@@ -30,9 +30,12 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
                         float beta);
 
 // The product itself, with sgemm's arguments; requires M % 8 == 0, N % 16 == 0, K >= 1,
-// beta 0 or 1 and not both operands transposed (throws otherwise).
+// beta 0 or 1 and not both operands transposed (throws otherwise). With `rows` (beta must be
+// 1), C starts as that row (N floats) in every row instead of as its contents: the same bits as
+// writing the row into C first, without that pass (sgemm_onto_rows, core/blas.h).
 void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
-                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                   const float* rows = nullptr);
 
 // On by default; off sends every product to OpenBLAS (for comparisons; the same bits).
 void set_register_gemm(bool on);

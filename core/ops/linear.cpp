@@ -1,5 +1,7 @@
-// linear: y = x Wᵀ + b in one sgemm. The bias is written into y first and the GEMM adds onto
-// it (beta = 1), so there is neither OpenBLAS's zeroing pass over y (its beta = 0 path) nor a
+// linear: y = x Wᵀ + b in one sgemm onto the bias rows (sgemm_onto_rows: the bias is written
+// into y first and the GEMM adds onto it with beta = 1, or where normlab's register kernel takes
+// the product the bias joins the first K block's sums as they are stored, the same bits), so
+// there is neither OpenBLAS's zeroing pass over y (its beta = 0 path) nor a
 // separate broadcast add that reads y and writes a second buffer; in the backward the output
 // gradient goes straight into the three GEMM/reduction consumers (no copy through an add node).
 //   x: (..., in), W: (out, in), b: (out) or undefined -> y: (..., out)
@@ -32,12 +34,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor y = Tensor::empty(out_shape);
-  float* py = y.data();
-  if (b.defined()) {
-    const float* pb = b.data();
-    for (int64_t r = 0; r < M; ++r) std::memcpy(py + r * out_f, pb, sizeof(float) * out_f);
-  }
-  sgemm(false, true, M, out_f, in, 1.0f, x.data(), w.data(), b.defined() ? 1.0f : 0.0f, py);
+  if (b.defined())
+    sgemm_onto_rows(false, true, M, out_f, in, x.data(), w.data(), b.data(), y.data());
+  else
+    sgemm(false, true, M, out_f, in, 1.0f, x.data(), w.data(), 0.0f, y.data());
   if (needs_grad({&x, &w, &b})) {
     record(y, "linear", {x, w, b},
            [x = x.detach(), w = w.detach(), M, in, out_f](const Tensor& dy, GradSink& g) {

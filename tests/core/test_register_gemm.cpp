@@ -189,3 +189,43 @@ TEST_CASE("a Linear's output, dx and dW through register_gemm: the double refere
     }
   REQUIRE(worst < 1e-6);
 }
+
+TEST_CASE("sgemm_onto_rows gives the bits of C's rows filled with the row and sgemm onto them, "
+          "on every path", "[blas][register_gemm][linear]") {
+  // A Linear forward's shape through the register kernel (512 rows), one OpenBLAS keeps (40 rows,
+  // N not by 16), split by columns at 2 threads (64 × 1024), sgemv rows (2), and K = 0.
+  struct Case { int64_t M, N, K; };
+  for (const Case c : {Case{512, 128, 64}, Case{40, 72, 64}, Case{64, 1024, 128}, Case{2, 256, 64},
+                       Case{8, 64, 0}}) {
+    const auto x = randoms(c.M * std::max<int64_t>(c.K, 1), 31);
+    const auto w = randoms(c.N * std::max<int64_t>(c.K, 1), 32);
+    const auto bias = randoms(c.N, 33);
+    std::vector<float> onto(c.M * c.N, -1.0f), filled(c.M * c.N);
+    sgemm_onto_rows(false, true, c.M, c.N, c.K, x.data(), w.data(), bias.data(), onto.data());
+    for (int64_t i = 0; i < c.M; ++i)
+      std::memcpy(filled.data() + i * c.N, bias.data(), sizeof(float) * c.N);
+    set_register_gemm(false);  // the bias written first, then OpenBLAS onto it
+    sgemm(false, true, c.M, c.N, c.K, 1.0f, x.data(), w.data(), 1.0f, filled.data());
+    set_register_gemm(true);
+    INFO("M " << c.M << " N " << c.N << " K " << c.K);
+    REQUIRE(std::memcmp(onto.data(), filled.data(), sizeof(float) * c.M * c.N) == 0);
+  }
+}
+
+TEST_CASE("register_gemm with rows: the bits of the rows written into C first", "[blas][register_gemm]") {
+  for (const Form f : kForms)
+    for (int64_t K : {64, 700}) {
+      const int64_t M = 24, N = 80, lda = f.ta ? M : K, ldb = f.tb ? K : N;
+      const auto A = randoms(K * M, 41), B = randoms(K * N, 42), row = randoms(N, 43);
+      std::vector<float> with_rows(M * N, 7.0f), filled(M * N);
+      for (int64_t i = 0; i < M; ++i) std::memcpy(filled.data() + i * N, row.data(), sizeof(float) * N);
+      register_gemm(f.ta, f.tb, M, N, K, A.data(), lda, B.data(), ldb, 1.0f, with_rows.data(), N,
+                    row.data());
+      register_gemm(f.ta, f.tb, M, N, K, A.data(), lda, B.data(), ldb, 1.0f, filled.data(), N);
+      REQUIRE(std::memcmp(with_rows.data(), filled.data(), sizeof(float) * M * N) == 0);
+    }
+  std::vector<float> buf(64 * 64);
+  REQUIRE_THROWS_MENTIONING(register_gemm(false, false, 8, 64, 64, buf.data(), 64, buf.data(), 64,
+                                          0.0f, buf.data(), 64, buf.data()),
+                            "register_gemm", "1 with rows");
+}
