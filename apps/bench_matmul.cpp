@@ -1,10 +1,12 @@
 // `normlab bench matmul`: one matmul through the framework (with autograd bookkeeping off)
-// vs the raw cblas_sgemm call, same shapes, same run.
+// vs the raw cblas_sgemm call (OpenBLAS as normlab calls it, without normlab's register kernel,
+// core/register_gemm.h, which the framework's matmul may use), same shapes, same run.
 #include <cstdio>
 
 #include "apps/bench_util.h"
 #include "apps/commands.h"
 #include "core/normlab.h"
+#include "core/register_gemm.h"
 
 namespace nl::cli {
 
@@ -18,7 +20,9 @@ void register_bench_matmul(CLI::App& bench) {
     Rng rng(0);
     Tensor a = Tensor::uniform({M, K}, -1, 1, rng), b = Tensor::uniform({K, N}, -1, 1, rng);
     Tensor c = Tensor::empty({M, N});
+    set_register_gemm(false);
     const Timing raw = time_it([&] { sgemm(false, false, M, N, K, 1.0f, a.data(), b.data(), 0.0f, c.data()); });
+    set_register_gemm(true);
     const Timing fw = time_it([&] { Tensor out = matmul(a, b); });
     const double gflop = 2.0 * M * N * K * 1e-9;
     std::printf("matmul (%lld,%lld)x(%lld,%lld), %d thread(s)\n", (long long)M, (long long)K,

@@ -7,6 +7,7 @@
 //   layernorm_fwd/RxC  layernorm_fwdbwd/RxC  batchnorm_fwd/RxC  batchnorm_fwdbwd/RxC
 //   rmsnorm_fwdbwd/RxC       R×C in {8192×256, 8192×1024, 2048×128, 512×64}
 //   matmul/MxNxK  sgemm/MxNxK      C(M,N) = A(M,K)·B(K,N), through the framework and raw
+//                                   (OpenBLAS without normlab's register kernel)
 //   stream_triad/SIZE               SIZE bytes per array: 128K (L2), 8M (L3), 128M (DRAM)
 //   step/NAME                       every workload of train/workloads.h (ms per training step)
 //   blas/NAME                       that step's BLAS products replayed alone, 1 thread (its floor)
