@@ -41,6 +41,15 @@ int64_t k_block(int64_t left) {
 
 std::atomic<bool> g_on{true};
 
+// OpenBLAS's kernel sums with fused multiply-adds; the kernel here gives its bits only where
+// the build fuses them too, and is fast only where a 16-float vector is one register: a build
+// for AVX-512 (the native one on these machines; the portable one keeps OpenBLAS for all).
+#if defined(__AVX512F__) && defined(__FMA__)
+constexpr bool kBuildFits = true;
+#else
+constexpr bool kBuildFits = false;
+#endif
+
 bool blas_q_known() {
   static const bool yes = [] {
     const std::string core = openblas_get_corename();
@@ -109,7 +118,7 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
   if (M <= 0 || M % kRows != 0 || N % simd::kWidth != 0 || N < 64 || K < 32) return false;
   if (M * N * K <= 1000000) return false;  // OpenBLAS's small-matrix kernels pack nothing
   if (trans_b && M < 256) return false;    // op(B) rearranged per call: worth it for tall A only
-  return g_on.load(std::memory_order_relaxed) && blas_q_known();
+  return kBuildFits && g_on.load(std::memory_order_relaxed) && blas_q_known();
 }
 
 void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,

@@ -8,8 +8,8 @@
 // tile of 8 rows × 32 columns of C stays in registers; only op(A)'s 8 or 16 rows of the block
 // are copied side by side (and, for a transposed B, the block of op(B) as rows), where OpenBLAS
 // packs both operands of every product into its own layout. Hot, one thread, on the products of
-// lm_ln, the MLP and the RNN (scripts/register-gemm.cpp): weight gradients 1.06-1.20×, input
-// gradients (A B) 1.05-1.32×, forward products (A Bᵀ) 1.01-1.06× as fast as cblas_sgemm.
+// lm_ln, the MLP and the RNN (scripts/register-gemm.cpp): weight gradients 1.05-1.23×, input
+// gradients (A B) 1.06-1.32×, forward products (A Bᵀ) 1.03-1.06× as fast as cblas_sgemm.
 //
 // Same bits: each element is one sequential sum per K block, one multiply-add per k, and the
 // blocks are added to C in order, the blocks split as OpenBLAS's single-threaded level-3
@@ -24,8 +24,10 @@ namespace nl {
 // Whether sgemm sends this row-major product here: alpha = 1, beta 0 or 1, not both operands
 // transposed, M a multiple of 8, N a multiple of 16 and at least 64, K >= 32, M·N·K above
 // OpenBLAS's small-matrix limit (10^6; below it OpenBLAS packs nothing); with B transposed only
-// from M = 256 rows on (op(B)'s N·K floats are rearranged on every call); on an OpenBLAS whose
-// kernel set is SkylakeX or Cooperlake (whose K blocks are known); and the kernel switched on.
+// from M = 256 rows on (op(B)'s N·K floats are rearranged on every call); in a build for
+// AVX-512 with fused multiply-adds (the native build here; the portable one keeps OpenBLAS); on
+// an OpenBLAS whose kernel set is SkylakeX or Cooperlake (whose K blocks are known); and the
+// kernel switched on.
 bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                         float beta);
 
