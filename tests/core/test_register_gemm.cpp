@@ -157,36 +157,28 @@ TEST_CASE("a Linear's output, dx and dW through register_gemm: the double refere
   const auto pw = nl::test::rand_tensor({64, 64}, 22).to_vector();
   const auto pb = nl::test::rand_tensor({64}, 23).to_vector();
   double worst = 0.0;
-  auto check = [&](float got, double want, double scale) {
+  // got against start + the sum of term(k) for k < n, in double, relative to the terms' sizes.
+  auto check_sum = [&](float got, double start, int64_t n, auto term) {
+    double want = start, scale = std::abs(start);
+    for (int64_t k = 0; k < n; ++k) {
+      const double v = term(k);
+      want += v;
+      scale += std::abs(v);
+    }
     worst = std::max(worst, std::abs(got - want) / scale);
   };
   for (int64_t t = 0; t < 512; ++t)
-    for (int64_t o = 0; o < 64; ++o) {
-      double want = pb[o], scale = std::abs(want);
-      for (int64_t i = 0; i < 64; ++i) {
-        want += static_cast<double>(px[t * 64 + i]) * pw[o * 64 + i];
-        scale += std::abs(static_cast<double>(px[t * 64 + i]) * pw[o * 64 + i]);
-      }
-      check(on.y[t * 64 + o], want, scale);
-    }
+    for (int64_t o = 0; o < 64; ++o)
+      check_sum(on.y[t * 64 + o], pb[o], 64,
+                [&](int64_t i) { return static_cast<double>(px[t * 64 + i]) * pw[o * 64 + i]; });
   for (int64_t t = 0; t < 512; ++t)
-    for (int64_t i = 0; i < 64; ++i) {
-      double want = 0.0, scale = 0.0;
-      for (int64_t o = 0; o < 64; ++o) {
-        want += 2.0 * on.y[t * 64 + o] * pw[o * 64 + i];
-        scale += std::abs(2.0 * on.y[t * 64 + o] * pw[o * 64 + i]);
-      }
-      check(on.dx[t * 64 + i], want, scale);
-    }
+    for (int64_t i = 0; i < 64; ++i)
+      check_sum(on.dx[t * 64 + i], 0.0, 64,
+                [&](int64_t o) { return 2.0 * on.y[t * 64 + o] * pw[o * 64 + i]; });
   for (int64_t o = 0; o < 64; ++o)
-    for (int64_t i = 0; i < 64; ++i) {
-      double want = 0.0, scale = 0.0;
-      for (int64_t t = 0; t < 512; ++t) {
-        want += 2.0 * on.y[t * 64 + o] * px[t * 64 + i];
-        scale += std::abs(2.0 * on.y[t * 64 + o] * px[t * 64 + i]);
-      }
-      check(on.dw[o * 64 + i], want, scale);
-    }
+    for (int64_t i = 0; i < 64; ++i)
+      check_sum(on.dw[o * 64 + i], 0.0, 512,
+                [&](int64_t t) { return 2.0 * on.y[t * 64 + o] * px[t * 64 + i]; });
   REQUIRE(worst < 1e-6);
 }
 
