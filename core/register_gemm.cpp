@@ -76,10 +76,10 @@ void tile(const float* a, const float* b, int64_t ldb, int64_t kb, float* c, int
   for (int r = 0; r < kRows; ++r)
     for (int j = 0; j < NB; ++j) {
       float* p = c + r * ldc + j * simd::kWidth;
-      if (init)
-        simd::store(p, simd::load(init + j * simd::kWidth) + acc[r][j]);
-      else
-        simd::store(p, accumulate ? simd::load(p) + acc[r][j] : acc[r][j]);
+      // Not accumulating: 0 + acc, as OpenBLAS adds the sums onto a zeroed C (a sum of
+      // underflowed negative products is -0, and 0 + -0 is +0).
+      const Vf16 onto = init ? simd::load(init + j * simd::kWidth) : accumulate ? simd::load(p) : Vf16{};
+      simd::store(p, onto + acc[r][j]);
     }
 }
 

@@ -3,6 +3,7 @@
 // to it, errors, and a Linear's three products through it.
 #include <cblas.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -97,6 +98,20 @@ TEST_CASE("register_gemm gives OpenBLAS's bits in each form wherever sgemm sends
         }
       }
   REQUIRE(compared >= 100);  // every form and every K block rule met
+  // Products that underflow to -0: OpenBLAS adds the sums onto a zeroed C, so +0 comes out.
+  const int64_t M = 128, N = 128, K = 64;
+  const std::vector<float> tiny_a(K * M, -1e-30f), tiny_b(K * N, 1e-30f);
+  for (const Form f : kForms) {
+    std::vector<float> ours(M * N, 5.0f), theirs(M * N, 5.0f);
+    choose_blas_threads(M, N, K);
+    register_gemm(f.ta, f.tb, M, N, K, tiny_a.data(), f.ta ? M : K, tiny_b.data(), f.tb ? K : N,
+                  0.0f, ours.data(), N);
+    cblas_sgemm(CblasRowMajor, f.ta ? CblasTrans : CblasNoTrans, f.tb ? CblasTrans : CblasNoTrans,
+                M, N, K, 1.0f, tiny_a.data(), f.ta ? M : K, tiny_b.data(), f.tb ? K : N, 0.0f,
+                theirs.data(), N);
+    REQUIRE(std::memcmp(ours.data(), theirs.data(), sizeof(float) * M * N) == 0);
+    REQUIRE(!std::signbit(ours[0]));
+  }
 }
 
 TEST_CASE("sgemm sends only the products the rule names to register_gemm, and the switch turns "
