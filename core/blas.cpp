@@ -6,8 +6,8 @@
 #include <string>
 
 #include "core/gemm_recorder.h"
-#include "core/threading.h"
 #include "core/register_gemm.h"
+#include "core/threading.h"
 
 namespace nl {
 
