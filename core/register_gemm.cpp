@@ -78,7 +78,9 @@ void tile(const float* a, const float* b, int64_t ldb, int64_t kb, float* c, int
       float* p = c + r * ldc + j * simd::kWidth;
       // Not accumulating: 0 + acc, as OpenBLAS adds the sums onto a zeroed C (a sum of
       // underflowed negative products is -0, and 0 + -0 is +0).
-      const Vf16 onto = init ? simd::load(init + j * simd::kWidth) : accumulate ? simd::load(p) : Vf16{};
+      const Vf16 onto = init         ? simd::load(init + j * simd::kWidth)
+                        : accumulate ? simd::load(p)
+                                     : Vf16{};
       simd::store(p, onto + acc[r][j]);
     }
 }

@@ -41,7 +41,8 @@ TEST_CASE("register_gemm matches the double reference in each form, K over sever
           "strided, beta 0 and 1", "[blas][register_gemm]") {
   struct Case { int64_t M, N, K; };
   for (const Form f : kForms)
-    for (const Case c : {Case{8, 16, 1}, Case{16, 48, 700}, Case{24, 80, 2048}, Case{40, 32, 321}}) {
+    for (const Case c :
+         {Case{8, 16, 1}, Case{16, 48, 700}, Case{24, 80, 2048}, Case{40, 32, 321}}) {
       // Leading dimensions past the matrices' widths: a block of a wider matrix.
       const int64_t lda = (f.ta ? c.M : c.K) + 3, ldb = (f.tb ? c.K : c.N) + 5, ldc = c.N + 1;
       const auto A = randoms((f.ta ? c.K : c.M) * lda, 1), B = randoms((f.tb ? c.N : c.K) * ldb, 2);
@@ -54,7 +55,8 @@ TEST_CASE("register_gemm matches the double reference in each form, K over sever
           for (int64_t j = 0; j < c.N; ++j) {
             double want = beta == 1.0f ? C0[i * ldc + j] : 0.0, scale = std::abs(want);
             for (int64_t k = 0; k < c.K; ++k) {
-              const double term = static_cast<double>(op_a(A, lda, f.ta, i, k)) * op_b(B, ldb, f.tb, k, j);
+              const double term =
+                  static_cast<double>(op_a(A, lda, f.ta, i, k)) * op_b(B, ldb, f.tb, k, j);
               want += term;
               scale += std::abs(term);
             }
@@ -72,7 +74,8 @@ TEST_CASE("register_gemm matches the double reference in each form, K over sever
 TEST_CASE("register_gemm gives OpenBLAS's bits in each form wherever sgemm sends products to it",
           "[blas][register_gemm]") {
   if (!kernel_used_here()) {
-    WARN("this OpenBLAS (" << openblas_get_corename() << ") keeps every product: nothing to compare");
+    WARN("this OpenBLAS (" << openblas_get_corename()
+                           << ") keeps every product: nothing to compare");
     return;
   }
   int compared = 0;
@@ -219,13 +222,15 @@ TEST_CASE("sgemm_onto_rows gives the bits of C's rows filled with the row and sg
   }
 }
 
-TEST_CASE("register_gemm with rows: the bits of the rows written into C first", "[blas][register_gemm]") {
+TEST_CASE("register_gemm with rows: the bits of the rows written into C first",
+          "[blas][register_gemm]") {
   for (const Form f : kForms)
     for (int64_t K : {64, 700}) {
       const int64_t M = 24, N = 80, lda = f.ta ? M : K, ldb = f.tb ? K : N;
       const auto A = randoms(K * M, 41), B = randoms(K * N, 42), row = randoms(N, 43);
       std::vector<float> with_rows(M * N, 7.0f), filled(M * N);
-      for (int64_t i = 0; i < M; ++i) std::memcpy(filled.data() + i * N, row.data(), sizeof(float) * N);
+      for (int64_t i = 0; i < M; ++i)
+        std::memcpy(filled.data() + i * N, row.data(), sizeof(float) * N);
       register_gemm(f.ta, f.tb, M, N, K, A.data(), lda, B.data(), ldb, 1.0f, with_rows.data(), N,
                     row.data());
       register_gemm(f.ta, f.tb, M, N, K, A.data(), lda, B.data(), ldb, 1.0f, filled.data(), N);
