@@ -20,9 +20,10 @@ void register_bench_matmul(CLI::App& bench) {
     Rng rng(0);
     Tensor a = Tensor::uniform({M, K}, -1, 1, rng), b = Tensor::uniform({K, N}, -1, 1, rng);
     Tensor c = Tensor::empty({M, N});
-    set_register_gemm(false);
-    const Timing raw = time_it([&] { sgemm(false, false, M, N, K, 1.0f, a.data(), b.data(), 0.0f, c.data()); });
-    set_register_gemm(true);
+    const Timing raw = [&] {
+      const RegisterGemmScope openblas_only(false);
+      return time_it([&] { sgemm(false, false, M, N, K, 1.0f, a.data(), b.data(), 0.0f, c.data()); });
+    }();
     const Timing fw = time_it([&] { Tensor out = matmul(a, b); });
     const double gflop = 2.0 * M * N * K * 1e-9;
     std::printf("matmul (%lld,%lld)x(%lld,%lld), %d thread(s)\n", (long long)M, (long long)K,

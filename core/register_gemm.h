@@ -43,4 +43,16 @@ void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
 void set_register_gemm(bool on);
 bool register_gemm_on();
 
+// The switch set for a scope and restored after it (a benchmark's raw OpenBLAS calls).
+class RegisterGemmScope {
+ public:
+  explicit RegisterGemmScope(bool on) : was_on_(register_gemm_on()) { set_register_gemm(on); }
+  ~RegisterGemmScope() { set_register_gemm(was_on_); }
+  RegisterGemmScope(const RegisterGemmScope&) = delete;
+  RegisterGemmScope& operator=(const RegisterGemmScope&) = delete;
+
+ private:
+  bool was_on_;
+};
+
 }  // namespace nl

@@ -74,13 +74,11 @@ json run_matmul(const std::string& name, bool raw, int64_t M, int64_t N, int64_t
   // raw: OpenBLAS's sgemm as normlab calls it (the pool's split at 2+ threads included), without
   // normlab's register kernel (core/register_gemm.h), which takes some of these shapes in
   // matmul: the rate every floor of `bench-compare` is measured against, as before #72.
-  const bool kernel_was_on = register_gemm_on();
-  if (raw) set_register_gemm(false);
+  const RegisterGemmScope kernel(!raw && register_gemm_on());
   const TimingResult t =
       raw ? time_calls([&] { sgemm(false, false, M, N, K, 1.0f, a.data(), b.data(), 0.0f, c.data()); },
                        reps, kMinRepMs, 3)
           : time_calls([&] { Tensor out = matmul(a, b); }, reps, kMinRepMs, 3);
-  set_register_gemm(kernel_was_on);
   json r = bench_record(name, t);
   r["gflops"] = 2.0 * M * N * K / (t.median_ms * 1e6);
   return r;

@@ -137,6 +137,11 @@ TEST_CASE("sgemm sends only the products the rule names to register_gemm, and th
   CHECK_FALSE(register_gemm_fits(true, false, 128, 512, 2048, 1.0f, 0.0f));
   set_register_gemm(true);
   CHECK(register_gemm_on());
+  {
+    const RegisterGemmScope off(false);
+    CHECK_FALSE(register_gemm_on());
+  }
+  CHECK(register_gemm_on());  // restored
 }
 
 TEST_CASE("register_gemm refuses shapes it has no tiles for", "[blas][register_gemm][errors]") {
