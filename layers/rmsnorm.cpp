@@ -36,14 +36,16 @@ void forward_row_stream(const float* x, const float* g, float rr, int64_t C, flo
   }
 }
 
-// dx = rr * (dŷ - x̂ b) for one row, streamed; next_x / next_dy (or null) are prefetched.
+// dx = rr * (dŷ - x̂ b) for one row, streamed; next_x / next_dy (or null) are prefetched into
+// L2 (simd::prefetch_l2; into L1 they share the current rows' sets at C = 1024: backward
+// 8192x1024 3.20 -> 3.02 ms at 1 thread, even at 2, thirty-first round).
 void dx_row_stream(const float* dy, const float* x, const float* g, float rr, float b, int64_t C,
                    float* dx, const float* next_x, const float* next_dy) {
   const simd::Vf16 vrr = simd::splat(rr), vb = simd::splat(b);
   for (int64_t j = 0; j < C; j += simd::kWidth) {
     if (next_x) {
-      simd::prefetch(next_x + j);
-      simd::prefetch(next_dy + j);
+      simd::prefetch_l2(next_x + j);
+      simd::prefetch_l2(next_dy + j);
     }
     const simd::Vf16 xh = simd::load(x + j) * vrr;
     simd::Vf16 d = simd::load(dy + j);

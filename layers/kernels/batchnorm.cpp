@@ -62,15 +62,28 @@ constexpr int64_t kPrefixRows = 32;
 // sums, stores) two to four per-channel vectors for every vector of x (and dy). kSweepRows rows
 // per sweep share them.
 constexpr int kSweepRows = 4;
+// Except the output passes (apply, dx) where they stream from DRAM (stream_output): there one row
+// per sweep, one read stream per input and one write stream, and the per-channel vectors loaded
+// for every row. Side by side the 4 rows' streams ran slower than the loads saved (bare pattern,
+// 8192x1024, 1 thread: apply 1.89 against 1.52 ms); with C = 1024 they also share L1 sets (every
+// row starts at the same 4 KiB offset). Measured in one process, alternated call by call
+// (thirty-first round, 8192x1024, 1 thread): apply 2.06 -> 1.53-1.67 ms, dx 2.67 -> 2.27 with
+// the coefficient arrays on different L1 sets (Scratch), 2.98 without; at 2 threads even.
+constexpr int kStreamSweepRows = 1;
 
 // The reductions (statistics, gradient sums) prefetch the rows this many bytes ahead of each
-// sweep. A sweep reads 4 rows side by side, 4 interleaved streams, and the hardware prefetchers
-// alone fall behind on them: BatchNorm fwd+bwd at 8192x256 ran 1.13x faster with it at 1 thread,
-// 1.06x at 2, 8192x512 1.14x / 1.09x, 16384x128 1.16x / 1.09x; L2-sized tensors (2048x128,
-// 512x64) and 8192x1024 within noise; 2 KB ahead gained little, 4-8 KB the most
-// (docs/performance-history.md, fifteenth round). The output passes gained nothing from it.
+// sweep, into L2 (simd::prefetch_l2). A sweep reads 4 rows side by side, 4 interleaved streams,
+// and the hardware prefetchers alone fall behind on them (fifteenth round: 8 KiB ahead into L1,
+// BatchNorm fwd+bwd 8192x256 1.13x faster at 1 thread, 8192x512 1.14x). Into L1 that distance
+// is two rows at C = 1024, lines of the same L1 sets as the rows being read (4 rows of x and 4 of
+// dy per sweep already fill a set's 8 ways there); into L2 the lines can be asked for further
+// ahead. Measured in one process, alternated call by call (thirty-first round, 8192x1024): the
+// statistics pass 1.88 -> 1.24-1.41 ms at 1 thread and 0.98 -> 0.71 at 2, the gradient sums
+// 2.79 -> 2.6 and 1.71 -> 1.46; at 8192x512 the gradient sums 1.76 -> 0.97 ms, at 8192x256
+// 0.70 -> 0.34 (1 thread). 16 KiB ahead did as well at C <= 512, less at 1024 (statistics 1.39
+// against 1.24); 64-128 KiB were even.
 // Tensors of at most 1 MiB (this machine's L2), whose rows are in cache already, skip it.
-constexpr int64_t kPrefetchBytes = 8192;
+constexpr int64_t kPrefetchBytes = 64 * 1024;
 constexpr int64_t kPrefetchMinBytes = int64_t{1} << 20;
 // Elements ahead for R rows of C floats: whole rows, at least one; 0 (no prefetch) for a small x.
 int64_t prefetch_ahead(int64_t R, int64_t C) {
@@ -105,7 +118,7 @@ void deviation_sums(const float* const* rows, const float* sh, float* s1, float*
   int64_t c = 0;
   for (; c + kWidth <= C; c += kWidth) {
     if (ahead > 0)
-      for (int i = 0; i < kRows; ++i) simd::prefetch(next[i] + c);
+      for (int i = 0; i < kRows; ++i) simd::prefetch_l2(next[i] + c);
     const Vf16 m = simd::load(sh + c);
     Vf16 d = simd::load(rows[0] + c) - m;
     Vf16 a1 = d, a2 = d * d;
@@ -142,8 +155,8 @@ void grad_sums_rows(const float* dy, const float* x, const int64_t* offs, const 
   for (; c + kWidth <= C; c += kWidth) {
     if (ahead > 0)
       for (int i = 0; i < kRows; ++i) {
-        simd::prefetch(dy + next[i] + c);
-        simd::prefetch(x + next[i] + c);
+        simd::prefetch_l2(dy + next[i] + c);
+        simd::prefetch_l2(x + next[i] + c);
       }
     const Vf16 vm = simd::load(m + c);
     Vf16 d = simd::load(dy + offs[0] + c);
@@ -169,22 +182,22 @@ void grad_sums_rows(const float* dy, const float* x, const int64_t* offs, const 
   }
 }
 
-// Whether rows [r, r + kSweepRows) are all valid.
+// Whether rows [r, r + kRows) are all valid.
+template <int kRows>
 bool sweep_valid(const float* mask, int64_t r) {
-  for (int i = 0; i < kSweepRows; ++i)
+  for (int i = 0; i < kRows; ++i)
     if (!valid(mask, r + i)) return false;
   return true;
 }
 
-// Walks rows [r0, r1) in order: rows(r, n) for kSweepRows valid rows at once where they are
-// (n a std::integral_constant: kSweepRows, else 1 for a single valid row), masked(r) for a
-// padded row.
-template <class Rows, class Masked>
+// Walks rows [r0, r1) in order: rows(r, n) for kRows valid rows at once where they are (n a
+// std::integral_constant: kRows, else 1 for a single valid row), masked(r) for a padded row.
+template <int kRows, class Rows, class Masked>
 void sweep_rows(const float* mask, int64_t r0, int64_t r1, Rows&& rows, Masked&& masked) {
   for (int64_t r = r0; r < r1;) {
-    if (r + kSweepRows <= r1 && sweep_valid(mask, r)) {
-      rows(r, std::integral_constant<int, kSweepRows>{});
-      r += kSweepRows;
+    if (r + kRows <= r1 && sweep_valid<kRows>(mask, r)) {
+      rows(r, std::integral_constant<int, kRows>{});
+      r += kRows;
       continue;
     }
     if (valid(mask, r)) rows(r, std::integral_constant<int, 1>{});
@@ -396,17 +409,26 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
                                static_cast<double>(mean_lo[c]) * sc[c]);
     mh[c] = mean[c];
   }
-  const bool stream = stream_output(y, R, C);
+  auto masked = [&](int64_t r) { std::fill(y + r * C, y + (r + 1) * C, 0.0f); };
+  if (stream_output(y, R, C)) {
+    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+      sweep_rows<kStreamSweepRows>(
+          mask, r0, r1,
+          [&](int64_t r, auto n) {
+            apply_rows<decltype(n)::value, true>(x + r * C, y + r * C, sc, sb, mh, C);
+          },
+          masked);
+      simd::stream_fence();  // before the pool hands y on
+    });
+    return;
+  }
   parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    sweep_rows(
+    sweep_rows<kSweepRows>(
         mask, r0, r1,
         [&](int64_t r, auto n) {
-          constexpr int k = decltype(n)::value;
-          if (stream) apply_rows<k, true>(x + r * C, y + r * C, sc, sb, mh, C);
-          else apply_rows<k, false>(x + r * C, y + r * C, sc, sb, mh, C);
+          apply_rows<decltype(n)::value, false>(x + r * C, y + r * C, sc, sb, mh, C);
         },
-        [&](int64_t r) { std::fill(y + r * C, y + (r + 1) * C, 0.0f); });
-    if (stream) simd::stream_fence();  // before the pool hands y on
+        masked);
   });
 }
 
@@ -504,25 +526,29 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   const OutStore mode = add                          ? OutStore::kAdd
                         : stream_output(dx, R, C) ? OutStore::kStream
                                                      : OutStore::kWrite;
-  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    sweep_rows(
+  auto masked = [&](int64_t r) {
+    if (!add) std::fill(dx + r * C, dx + (r + 1) * C, 0.0f);
+  };
+  // Rows [r0, r1), kRows per sweep, dx stored as mode (a std::integral_constant) says.
+  auto rows = [&](int64_t r0, int64_t r1, auto mode) {
+    constexpr OutStore kMode = decltype(mode)::value;
+    constexpr int kRows = kMode == OutStore::kStream ? kStreamSweepRows : kSweepRows;
+    sweep_rows<kRows>(
         mask, r0, r1,
         [&](int64_t r, auto n) {
-          constexpr int k = decltype(n)::value;
           const int64_t at = r * C;
-          const float *dyr = dy + at, *xr = x + at;
-          float* dxr = dx + at;
-          if (mode == OutStore::kAdd)
-            finish_rows<k, OutStore::kAdd>(dyr, xr, dxr, p, q, s, mh, C);
-          else if (mode == OutStore::kStream)
-            finish_rows<k, OutStore::kStream>(dyr, xr, dxr, p, q, s, mh, C);
-          else
-            finish_rows<k, OutStore::kWrite>(dyr, xr, dxr, p, q, s, mh, C);
+          finish_rows<decltype(n)::value, kMode>(dy + at, x + at, dx + at, p, q, s, mh, C);
         },
-        [&](int64_t r) {
-          if (!add) std::fill(dx + r * C, dx + (r + 1) * C, 0.0f);
-        });
-    if (mode == OutStore::kStream) simd::stream_fence();  // before the pool hands dx on
+        masked);
+    if constexpr (kMode == OutStore::kStream) simd::stream_fence();  // before the pool hands dx on
+  };
+  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+    if (mode == OutStore::kAdd)
+      rows(r0, r1, std::integral_constant<OutStore, OutStore::kAdd>{});
+    else if (mode == OutStore::kStream)
+      rows(r0, r1, std::integral_constant<OutStore, OutStore::kStream>{});
+    else
+      rows(r0, r1, std::integral_constant<OutStore, OutStore::kWrite>{});
   });
 }
 

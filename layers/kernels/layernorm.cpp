@@ -210,9 +210,9 @@ void dx_rows_with_partials(const float* const (&x)[kRows], const float* const (&
   for (; j + kWidth <= C; j += kWidth) {
     Vf16 pg{}, pb{};
     for (int i = 0; i < kRows; ++i) {
-      if (next_x[i]) {
-        simd::prefetch(next_x[i] + j);
-        simd::prefetch(next_dy[i] + j);
+      if (next_x[i]) {  // into L2: see kPartialsInPass2MinC
+        simd::prefetch_l2(next_x[i] + j);
+        simd::prefetch_l2(next_dy[i] + j);
       }
       const Vf16 xh = ((simd::load(x[i] + j) - vmh[i]) - vml[i]) * vrs[i];
       const Vf16 dyv = simd::load(dy[i] + j);
@@ -347,7 +347,12 @@ void streamed_pair(const float* const (&dy)[2], const float* const (&x)[2],
 // dy (16 KiB at C = 1024), gamma and the partials (12 KiB) crowd the 32 KiB L1 in pass 1;
 // shorter rows lose by it: fwd+bwd 8192×256 0.86x, 8192×1024 1.09x beside a 1.04 control
 // (twenty-fourth round; the twenty-first round's host read 0.95 and 1.01-1.03). Shorter streamed
-// rows go one at a time instead (streamed_pair).
+// rows go one at a time instead (streamed_pair). The next pair's rows are asked for into L2, not
+// L1: at C = 1024 every row starts at the same L1 set, so the pair's 4 rows of x and dy and the
+// next pair's 4 fill a set's 8 ways with gamma and the partials still to come. Measured in one
+// process, alternated call by call (thirty-first round, 8192x1024): the backward 4.27 -> 3.42 ms
+// at 1 thread, 2.26 -> 2.14 at 2. (Rows taken one at a time, C < 1024, measured mixed with L2:
+// 8192x256 0.86x, 8192x512 1.13x at 1 thread; they keep L1.)
 constexpr int64_t kPartialsInPass2MinC = 1024;
 
 // Streamed rows taken one at a time (streamed_pair) ask for the rows this many bytes ahead of

@@ -155,7 +155,8 @@ inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 // Zeroed scratch arrays for one kernel call (per-chunk partial sums, per-channel coefficients):
 // `arrays` arrays of `len` floats, scratch[k] the k-th. They come from the tensor allocator's cache
 // (core/storage.h): 64-byte aligned, and no system allocation once a training loop is in its steady
-// state; each array starts on a cache line (stride(): len rounded up to 16 floats). Inner loops
+// state; each array starts on a cache line (stride(): len rounded up to 16 floats, spaced where
+// that is a multiple of 2 KiB: spaced_stride). Inner loops
 // load and store these arrays as 16-float vectors; at std::vector's 16-byte alignment every such
 // access straddled two cache lines, and at 2 threads neighbouring chunks' partials shared a line
 // (docs/performance-history.md, eighth round). C++'s aligned operator new was no substitute: 10-20x
@@ -163,7 +164,8 @@ inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 //
 // Scratch(arrays, len, rows, row_len): when the rows a loop streams while it stores into the
 // scratch are whole 4 KiB pages long (row_len a multiple of 1024), the buffer also starts half a
-// page past them in its low 12 address bits. A load whose low 12 bits match those of an earlier,
+// page past them in its low 12 address bits (the first array; with spaced_stride the next ones
+// a quarter page further each). A load whose low 12 bits match those of an earlier,
 // still pending store waits for it ("4K aliasing": the core compares only those bits before the
 // full address is known), and such rows all start at the same low bits, so a scratch at the same
 // offset as the current column would stall every row. Measured in one process, alternating call
@@ -172,7 +174,7 @@ inline void store(float* dst, float v, bool add) { *dst = add ? *dst + v : v; }
 class Scratch {
  public:
   Scratch(int64_t arrays, int64_t len, const float* rows = nullptr, int64_t row_len = 0)
-      : stride_((len + 15) / 16 * 16),
+      : stride_(spaced_stride(len)),
         placed_(rows && arrays > 0 && row_len > 0 && row_len % kPageFloats == 0),
         buf_(arrays * stride_ + (placed_ ? kPageFloats : 0)) {
     data_ = buf_.data() + (placed_ ? half_page_past(buf_.data(), rows) : 0);
@@ -183,6 +185,17 @@ class Scratch {
 
  private:
   static constexpr int64_t kPageFloats = 1024;  // 4096 bytes: the aliasing period
+  // len rounded up to whole lines; where that is a multiple of 2 KiB, one more KiB, so that
+  // consecutive arrays start a quarter page apart instead of on the same L1 sets (at len = 1024
+  // a BatchNorm's 4 coefficient arrays all fell on the sets of the row being read: its dx pass,
+  // one row per sweep, 2.98 -> 2.27 ms at 8192x1024; LayerNorm's dgamma/dbeta partials, backward
+  // at 2 threads 2.58 -> 2.42; thirty-first round). Bare loop, 8192x1024, 4 coefficient loads per
+  // vector: 0.96-1.00 of the time with 1 KiB or 3 KiB apart as with a single array, 0.83 with
+  // 2 KiB apart, 0.66-0.68 at the same offset.
+  static int64_t spaced_stride(int64_t len) {
+    const int64_t lines = (len + 15) / 16 * 16;
+    return lines % (kPageFloats / 2) == 0 ? lines + kPageFloats / 4 : lines;
+  }
   // Floats to skip from `from` (64-byte aligned) so that it sits 2048 bytes past `rows` modulo
   // 4096, in whole 64-byte lines (rows not on a line leave it within a line of that).
   static int64_t half_page_past(const float* from, const float* rows) {

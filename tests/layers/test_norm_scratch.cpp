@@ -1,6 +1,7 @@
 // layers/kernels/norm_common.h: the kernels' Scratch arrays are zeroed and each starts on a cache
-// line, a reused size comes from the allocator's cache, and next to page-long rows the buffer
-// sits half a page past them.
+// line, arrays whose length is a multiple of 2 KiB are spaced onto different L1 sets, a reused
+// size comes from the allocator's cache, and next to page-long rows the buffer sits half a page
+// past them.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -15,7 +16,7 @@ bool on_cache_line(const float* p) { return reinterpret_cast<std::uintptr_t>(p) 
 }  // namespace
 
 TEST_CASE("Scratch arrays are zeroed and each starts on a cache line", "[layers][norm][scratch]") {
-  for (int64_t C : {1, 7, 16, 100, 128, 130, 1024}) {
+  for (int64_t C : {1, 7, 16, 100, 128, 130, 512, 1000, 1024, 2048}) {
     {
       nl::kernels::Scratch dirty(3, C);  // leave non-zero values in the allocator's cache
       for (int k = 0; k < 3; ++k)
@@ -25,12 +26,29 @@ TEST_CASE("Scratch arrays are zeroed and each starts on a cache line", "[layers]
     const int64_t stride = s.stride();
     REQUIRE(stride >= C);
     REQUIRE(stride % 16 == 0);
-    REQUIRE(stride - C < 16);
+    // Whole lines, plus a quarter page where whole lines would be a multiple of 2 KiB.
+    const int64_t lines = (C + 15) / 16 * 16;
+    REQUIRE(stride == (lines % 512 == 0 ? lines + 256 : lines));
     for (int k = 0; k < 3; ++k) {
       REQUIRE(s[k] == s[0] + k * stride);
       REQUIRE(on_cache_line(s[k]));
       for (int64_t i = 0; i < stride; ++i) REQUIRE(s[k][i] == 0.0f);
     }
+  }
+}
+
+TEST_CASE("Scratch arrays of 2 KiB multiples start on different L1 sets",
+          "[layers][norm][scratch]") {
+  // The sets repeat every 4 KiB: four arrays a quarter page apart cover four distinct offsets.
+  for (int64_t C : {512, 1024, 2048, 4096}) {
+    nl::kernels::Scratch s(4, C);
+    for (int a = 0; a < 4; ++a)
+      for (int b = a + 1; b < 4; ++b) {
+        const auto apart = (reinterpret_cast<std::uintptr_t>(s[b]) -
+                            reinterpret_cast<std::uintptr_t>(s[a])) % 4096;
+        REQUIRE(apart % 1024 == 0);
+        REQUIRE(apart != 0);
+      }
   }
 }
 
