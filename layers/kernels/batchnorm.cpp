@@ -79,9 +79,10 @@ constexpr int kStreamSweepRows = 1;
 // dy per sweep already fill a set's 8 ways there); into L2 the lines can be asked for further
 // ahead. Measured in one process, alternated call by call (thirty-first round, 8192x1024): the
 // statistics pass 1.88 -> 1.24-1.41 ms at 1 thread and 0.98 -> 0.71 at 2, the gradient sums
-// 2.79 -> 2.6 and 1.71 -> 1.46; at 8192x512 the gradient sums 1.76 -> 0.97 ms, at 8192x256
-// 0.70 -> 0.34 (1 thread). 16 KiB ahead did as well at C <= 512, less at 1024 (statistics 1.39
-// against 1.24); 64-128 KiB were even.
+// 2.79 -> 2.6 and 1.71 -> 1.46. At 8192x512 (libraries before and after this round, with the
+// Scratch spacing and grad_sums_consecutive, 1 thread) the statistics 0.67-1.01 -> 0.43 ms and
+// the gradient sums 1.52-2.37 -> 0.74-0.78; at 8192x256 0.32-0.43 -> 0.28-0.33. 16 KiB ahead
+// did as well at C <= 512, less at 1024 (statistics 1.39 against 1.24); 64-128 KiB were even.
 // Tensors of at most 1 MiB (this machine's L2), whose rows are in cache already, skip it.
 constexpr int64_t kPrefetchBytes = 64 * 1024;
 constexpr int64_t kPrefetchMinBytes = int64_t{1} << 20;
