@@ -13,8 +13,9 @@ other jobs, wall time also counts waiting for a core, CPU time much less so); an
 the physical floor measured in the same run: for a step, its matmul FLOPs / the best raw sgemm
 rate of the run; for a matmul, raw cblas_sgemm of the same shape (sgemm/MxNxK, measured next to
 ours in every round, the median); for the norm kernels, minimal bytes / the STREAM triad rate of
-the matching cache level (ceilings from each one's fastest repetition); "% floor" = floor /
-ours. Without PyTorch (Debian python3-torch) only our numbers and the floors are printed.
+the matching cache level (ceilings from each one's fastest repetition; for the DRAM-sized norm
+rows the DRAM triad measured next to ours in every round, the median of the rounds' ceilings,
+since the host's DRAM rate drifts within a sitting); "% floor" = floor / ours. Without PyTorch (Debian python3-torch) only our numbers and the floors are printed.
 
 At 1 thread a last table sets each step against its BLAS floor: the step's own products,
 recorded in one step and replayed alone (blas/NAME, which also times the step in alternation
@@ -99,6 +100,17 @@ def stream_level(nbytes):
     return "128K" if nbytes <= (1 << 20) else "8M" if nbytes <= (16 << 20) else "128M"
 
 
+def dram_norm(name):
+    # Whether a norm benchmark's minimal bytes are DRAM-sized (its floor: the 128M triad). The
+    # bytes come from the name (RxC: 5 arrays fwd+bwd, 2 fwd), as the benchmark counts them.
+    kind, _, arg = name.partition("/")
+    if kind.split("_")[0] not in ("layernorm", "batchnorm", "rmsnorm") or "x" not in arg:
+        return False
+    rows, cols = (int(v) for v in arg.split("x"))
+    arrays = 5 if kind.endswith("fwdbwd") else 2
+    return stream_level(arrays * rows * cols * 4) == "128M"
+
+
 def floor_ms(name, rec, ceil):
     kind, _, arg = name.partition("/")
     if kind == "step" and "matmul_gflop" in rec and ceil.get("sgemm"):
@@ -159,6 +171,8 @@ def main():
                   threads, threads, config, ceil["sgemm"], ceil["stream/128K"], ceil["stream/8M"],
                   ceil["stream/128M"]))
         spread = args.rounds > 1
+        print("(norm rows of DRAM size: floor from the DRAM triad measured next to ours in every round, "
+              "the median of the rounds; the triad above was read once, at the start)")
         if cross:
             print("(x-core ns: the cache-line round trip between the two CPUs just before and after each "
                   "of our runs, the larger, round by round; 60-150 ns is this host's usual reading, 300-900 "
@@ -182,6 +196,12 @@ def main():
             # in one process (a 1-thread measurement).
             blas_name = "blas/" + name.split("/")[1] if name.startswith("step/") and threads == 1 else None
             blas_runs, cross_runs = [], []
+            # A DRAM-sized norm row's floor: the DRAM triad measured next to ours in every round.
+            # One reading at the start of the sitting had set the floor for rows run minutes
+            # later, while this host's DRAM rate moved by 10-30 % within minutes
+            # (docs/performance-history.md, thirty-first round).
+            triad_name = "stream_triad/128M" if dram_norm(name) else None
+            triad_runs = []
 
             def ours_timed():
                 before = round_trip_ns(args.normlab) if cross else None
@@ -207,6 +227,11 @@ def main():
                     raw_runs.append(raw["median_ms"])
                     if dump:
                         dump.write(json.dumps(dict(raw, side="normlab", round=rnd)) + "\n")
+                triad = ours(args.normlab, threads, triad_name, args.repeat) if triad_name else None
+                if triad:
+                    triad_runs.append(triad["gbps"] * triad["median_ms"] / triad["min_ms"])
+                    if dump:
+                        dump.write(json.dumps(dict(triad, side="normlab", round=rnd, next_to=name)) + "\n")
                 blas = ours(args.normlab, 1, blas_name, args.repeat) if blas_name else None
                 if blas:
                     blas_runs.append(blas)
@@ -223,7 +248,8 @@ def main():
             mine = {k: statistics.median(r[k] for r in mine_runs) for k in ("median_ms", "cpu_ms")}
             theirs = ({k: statistics.median(r[k] for r in theirs_runs) for k in ("median_ms", "cpu_ms")}
                       if theirs_runs and len(theirs_runs) == len(mine_runs) else None)
-            fl = floor_ms(name, mine_runs[0], ceil)  # FLOPs or bytes / ceiling: the same every round
+            round_ceil = dict(ceil, **{"stream/128M": statistics.median(triad_runs)}) if triad_runs else ceil
+            fl = floor_ms(name, mine_runs[0], round_ceil)  # FLOPs or bytes / ceiling
             if raw_runs:  # the floor of a matmul: raw sgemm, same shape, the median of the rounds
                 fl = statistics.median(raw_runs)
             if blas_runs:
