@@ -442,27 +442,25 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
                                static_cast<double>(mean_lo[c]) * sc[c]);
     mh[c] = mean[c];
   }
-  auto masked = [&](int64_t r) { std::fill(y + r * C, y + (r + 1) * C, 0.0f); };
-  if (stream_output(y, R, C)) {
-    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-      sweep_rows<kStreamSweepRows>(
-          mask, r0, r1,
-          [&](int64_t r, auto n) {
-            apply_rows<decltype(n)::value, true>(x + r * C, y + r * C, sc, sb, mh, C);
-          },
-          masked);
-      simd::stream_fence();  // before the pool hands y on
-    });
-    return;
-  }
-  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-    sweep_rows<kSweepRows>(
+  // Rows [r0, r1), y streamed or not (a std::bool_constant), the sweep as kStreamSweepRows says.
+  auto rows = [&](int64_t r0, int64_t r1, auto stream) {
+    constexpr bool kStream = decltype(stream)::value;
+    sweep_rows<kStream ? kStreamSweepRows : kSweepRows>(
         mask, r0, r1,
         [&](int64_t r, auto n) {
-          apply_rows<decltype(n)::value, false>(x + r * C, y + r * C, sc, sb, mh, C);
+          apply_rows<decltype(n)::value, kStream>(x + r * C, y + r * C, sc, sb, mh, C);
         },
-        masked);
-  });
+        [&](int64_t r) { std::fill(y + r * C, y + (r + 1) * C, 0.0f); });
+    if constexpr (kStream) simd::stream_fence();  // before the pool hands y on
+  };
+  if (stream_output(y, R, C))
+    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+      rows(r0, r1, std::true_type{});
+    });
+  else
+    parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+      rows(r0, r1, std::false_type{});
+    });
 }
 
 void batchnorm_grad_sums(const float* dy, const float* x, const float* mask, const float* mean,
