@@ -62,6 +62,12 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
                                const float* rstd, int64_t R, int64_t C, const double* param_sums,
                                const double* dx_sums, int64_t n, bool batch_stats,
                                const NormGrads& grads);
+// Whether batchnorm_backward_finish may take the mean into its per-channel constant (dx = p*dy
+// + q - s*x, three arrays read per vector instead of four): only when every channel's
+// |mean| <= its standard deviation (|mean| * rstd <= 1), where s*x and s*mean are no larger
+// than the spread s*(x - mean) already carries, so the fold costs at most an ulp of that term.
+// Far from 0 (means of 1e4 at std 1) s*x and q would cancel: there x - mean stays explicit.
+bool dx_mean_folds(const float* mean, const float* mean_lo, const float* rstd, int64_t C);
 
 // Naive double-precision BatchNorm of x viewed as (R, C) with optional mask (R, any shape),
 // gamma/beta (C), dy. training: batch statistics (mean/var filled); otherwise the given

@@ -311,6 +311,50 @@ TEST_CASE("BatchNorm features of mean 1e4 and std 1e-2 match a double reference 
   CHECK(worst_rel(y.data(), ref.y, 1e-3) < 1e-3);  // O(1) outputs: 1e-3 relative, 1e-3 floor
 }
 
+TEST_CASE("BatchNorm dx folds the mean into its constant only where every |mean| <= std",
+          "[layers][batchnorm][numerics]") {
+  const float m[3] = {0.5f, -0.99f, 0.0f}, rstd[3] = {1.0f, 1.0f, 4.0f}, zero[3] = {0, 0, 0};
+  CHECK(kernels::dx_mean_folds(m, zero, rstd, 3));
+  const float far[3] = {0.5f, -1.01f, 0.0f};  // one channel a little past its std
+  CHECK_FALSE(kernels::dx_mean_folds(far, zero, rstd, 3));
+  const float lo[3] = {0.0f, -0.02f, 0.0f};  // the mean's low part counts too: -1.01 again
+  CHECK_FALSE(kernels::dx_mean_folds(m, lo, rstd, 3));
+  const float wide[3] = {0.5f, -0.99f, 0.3f};  // 0.3 * 4 > 1: std 0.25
+  CHECK_FALSE(kernels::dx_mean_folds(wide, zero, rstd, 3));
+  const float nan[3] = {0.5f, std::nanf(""), 0.0f};
+  CHECK_FALSE(kernels::dx_mean_folds(nan, zero, rstd, 3));
+}
+
+TEST_CASE("BatchNorm dx with the mean folded (|mean| < std) and explicit (mean 1e4) match double",
+          "[layers][batchnorm][numerics]") {
+  // The same noise (std 1) shifted by 0.7 — the backward takes dx = p*dy + q - s*x — and by
+  // 1e4, where s*x and q would cancel to 1e-3 of their size and the backward keeps x - mean.
+  // Both must be as close to the double reference: a few float32 ulps of the largest dx.
+  const int64_t R = 2000, C = 40;  // C: two 16-wide vectors and a tail
+  Rng rng(81);
+  const Tensor noise = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
+  const Tensor dy = Tensor::normal({R, C}, 0.3f, 1.0f, rng);
+  for (float shift : {0.7f, 1e4f}) {
+    INFO("shift " << shift);
+    Tensor x = Tensor::empty({R, C});
+    for (int64_t i = 0; i < R * C; ++i) x.data()[i] = noise.data()[i] + shift;
+    x.requires_grad_();
+    std::vector<float> mean(C), lo(C), var(C), rstd(C);
+    kernels::batchnorm_stats(x.data(), nullptr, R, C, 1e-5f, mean.data(), lo.data(), var.data(),
+                             rstd.data());
+    CHECK(kernels::dx_mean_folds(mean.data(), lo.data(), rstd.data(), C) == (shift < 1.0f));
+    auto bn = make_bn(C, 82);
+    bn->forward(x).backward(dy);
+    const auto ref = kernels::batchnorm_reference(x, Tensor(), bn->weight, bn->bias, dy, 1e-5, true);
+    double worst = 0.0, largest = 0.0;
+    for (int64_t i = 0; i < R * C; ++i) {
+      worst = std::max(worst, std::abs(x.grad().data()[i] - ref.dx[i]));
+      largest = std::max(largest, std::abs(ref.dx[i]));
+    }
+    CHECK(worst < 4e-7 * largest);
+  }
+}
+
 TEST_CASE("BatchNorm statistics stay accurate when the row blocks' means differ (sorted rows)",
           "[layers][batchnorm][numerics]") {
   // 1638 rows per statistics block at C = 20: block k holds rows of mean 1e3·k + 1e4, std 1, so
