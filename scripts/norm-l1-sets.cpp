@@ -8,6 +8,8 @@
 //        p, q, s, m 4 KiB apart (Scratch before the thirty-first round): 6 lines of one set per
 //        vector, beside the streamed rows;
 //   dx, 4 arrays a quarter page apart  the same with 1 KiB more between arrays (Scratch now);
+//   dx, 3 arrays (mean folded into q)  dx = p dy + q - s x, the kernel's form since #81 where
+//        every channel's |mean| <= its std (thirty-second round);
 //   dx, 1 coefficient array  the same traffic with one per-channel array: the floor;
 //   dx, 4 rows per sweep  the coefficients loaded once for 4 rows (the kernel before; 4 KiB-
 //        aliased rows: 8 lines of x and dy in one set, plus the coefficients');
@@ -64,6 +66,19 @@ __attribute__((noinline)) void dx_pass(const float* dy, const float* x, float* d
         const int64_t at = (r + i) * C + c;
         stream(dx + at, p * load(dy + at) + q - s * (load(x + at) - m));
       }
+    }
+  _mm_sfence();
+}
+
+// dx = p dy + q - s x, the mean folded into q (the kernel's form where every |mean| <= std,
+// #81): three per-channel arrays, a quarter page apart.
+__attribute__((noinline)) void dx_folded(const float* dy, const float* x, float* dx,
+                                         const float* const (&k)[4], int64_t R, int64_t C) {
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; c += 16) {
+      const int64_t at = r * C + c;
+      stream(dx + at,
+             load(k[0] + c) * load(dy + at) + load(k[1] + c) - load(k[2] + c) * load(x + at));
     }
   _mm_sfence();
 }
@@ -149,6 +164,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::function<void()>>> v;
   v.push_back({"dx, 4 coefficient arrays at one offset", [&] { dx_pass<1>(dy, x, dx, same, R, C); }});
   v.push_back({"dx, 4 arrays a quarter page apart", [&] { dx_pass<1>(dy, x, dx, spaced, R, C); }});
+  v.push_back({"dx, 3 arrays (mean folded into q)", [&] { dx_folded(dy, x, dx, spaced, R, C); }});
   v.push_back({"dx, 1 coefficient array", [&] { dx_one_coefficient(dy, x, dx, spaced[0], R, C); }});
   v.push_back({"dx, 4 rows per sweep", [&] { dx_pass<4>(dy, x, dx, spaced, R, C); }});
   v.push_back({"apply, 1 row per sweep",

@@ -345,7 +345,8 @@ TEST_CASE("BatchNorm dx with the mean folded (|mean| < std) and explicit (mean 1
     CHECK(kernels::dx_mean_folds(mean.data(), lo.data(), rstd.data(), C) == (shift < 1.0f));
     auto bn = make_bn(C, 82);
     bn->forward(x).backward(dy);
-    const auto ref = kernels::batchnorm_reference(x, Tensor(), bn->weight, bn->bias, dy, 1e-5, true);
+    const auto ref =
+        kernels::batchnorm_reference(x, Tensor(), bn->weight, bn->bias, dy, 1e-5, true);
     double worst = 0.0, largest = 0.0;
     for (int64_t i = 0; i < R * C; ++i) {
       worst = std::max(worst, std::abs(x.grad().data()[i] - ref.dx[i]));
