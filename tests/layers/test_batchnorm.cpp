@@ -328,7 +328,7 @@ TEST_CASE("BatchNorm dx folds the mean into its constant only where every |mean|
 TEST_CASE("BatchNorm dx with the mean folded (|mean| < std) and explicit (mean 1e4) match double",
           "[layers][batchnorm][numerics]") {
   // The same noise (std 1) shifted by 0.7 — the backward takes dx = p*dy + q - s*x — and by
-  // 1e4, where s*x and q would cancel to 1e-3 of their size and the backward keeps x - mean.
+  // 1e4, where s*x and q would cancel to 1e-4 of their size and the backward keeps x - mean.
   // Both must be as close to the double reference: a few float32 ulps of the largest dx.
   const int64_t R = 2000, C = 40;  // C: two 16-wide vectors and a tail
   Rng rng(81);
