@@ -562,15 +562,15 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
   // (s = 0) — all of it folds into q: dx = p*dy + (q + s*mean) - s*x, three per-channel arrays
   // instead of four (see dx_mean_folds).
   const bool folded = !batch_stats || dx_mean_folds(mean, mean_lo, rstd, C);
-  Scratch coef(4, C);  // each array on its own cache lines (see Scratch)
+  Scratch coef(folded ? 3 : 4, C);  // each array on its own cache lines (see Scratch)
   float* p = coef[0];
   float* q = coef[1];
   float* s = coef[2];
-  float* mh = coef[3];
+  float* mh = folded ? nullptr : coef[3];  // the mean's high part, read only when explicit
   for (int64_t c = 0; c < C; ++c) {
     const double k1 = static_cast<double>(gamma ? gamma[c] : 1.0f) * rstd[c];
     p[c] = static_cast<float>(k1);
-    mh[c] = mean[c];
+    if (mh) mh[c] = mean[c];
     if (batch_stats) {
       const double a = sdy[c] / static_cast<double>(n);                   // mean(dy)
       const double b = sdx[c] * rstd[c] / static_cast<double>(n);         // mean(dy * x̂)
