@@ -4,9 +4,9 @@
 // Aᵀ 16 contiguous floats per k, for A itself an 8 × 8 register transposition — then for each
 // 8-row half, tiles of 8 rows × 2 vectors of C (16 accumulators) over the block: per k, 2
 // loads of op(B)'s row, 8 broadcasts from the copy, 16 multiply-adds. The copy (at most
-// 2 × 320 × 8 floats, 20 KiB) stays in L1 while the tiles walk op(B)'s block, which stays in L2
-// (320 rows × N floats: 160 KiB at N = 128). A transposed B's block is first transposed into a
-// per-thread buffer (320 × N floats, kept for the thread's next calls).
+// 2 × Q × 8 floats: 20 KiB at Q = 320, 28 KiB at 448) stays in L1 while the tiles walk op(B)'s
+// block, which stays in L2 (Q rows × N floats: 160-224 KiB at N = 128). A transposed B's block
+// is first transposed into a per-thread buffer (Q × N floats, kept for the thread's next calls).
 #include "core/register_gemm.h"
 
 #include <cblas.h>
@@ -25,17 +25,30 @@ namespace {
 using simd::Vf16;
 
 // OpenBLAS 0.3.21's single-threaded level-3 driver blocks K by GEMM_Q and, when less than
-// 2·GEMM_Q is left, takes half of it rounded up to GEMM_UNROLL_M; for sgemm on its SkylakeX and
-// Cooperlake kernel sets GEMM_Q = 320 and GEMM_UNROLL_M = 16 (found by matching its results bit
-// for bit over K from 32 to 3001; the test keeps checking it). Its threaded driver splits K
-// differently, so this kernel stands in only for single-threaded calls.
-constexpr int64_t kBlasQ = 320;
+// 2·GEMM_Q is left, takes half of it rounded up to GEMM_UNROLL_M. GEMM_Q is a constant of the
+// kernel set (its param.h, copied into the dispatch table at start-up), and it differs between
+// the two AVX-512 sets: for sgemm 448 on SkylakeX (an Ice Lake Xeon) and 320 on Cooperlake (an
+// AMD EPYC), GEMM_UNROLL_M = 16 on both (found by matching its results bit for bit over K from
+// 32 to 3001 on each; the test keeps checking it). Its threaded driver splits K differently, so
+// this kernel stands in only for single-threaded calls.
+constexpr int64_t kMaxBlasQ = 448;
 constexpr int64_t kBlasUnrollM = 16;
 constexpr int kRows = 8;  // a tile's rows of C
 
-int64_t k_block(int64_t left) {
-  if (left >= 2 * kBlasQ) return kBlasQ;
-  if (left > kBlasQ) return (left / 2 + kBlasUnrollM - 1) / kBlasUnrollM * kBlasUnrollM;
+// GEMM_Q of the OpenBLAS in use, or 0 where its kernel set's is not known.
+int64_t blas_q_of_core() {
+  static const int64_t q = [] {
+    const std::string core = openblas_get_corename();
+    if (core == "SkylakeX") return int64_t{448};
+    if (core == "Cooperlake") return int64_t{320};
+    return int64_t{0};
+  }();
+  return q;
+}
+
+int64_t k_block(int64_t left, int64_t q) {
+  if (left >= 2 * q) return q;
+  if (left > q) return (left / 2 + kBlasUnrollM - 1) / kBlasUnrollM * kBlasUnrollM;
   return left;
 }
 
@@ -49,14 +62,6 @@ constexpr bool kBuildFits = true;
 #else
 constexpr bool kBuildFits = false;
 #endif
-
-bool blas_q_known() {
-  static const bool yes = [] {
-    const std::string core = openblas_get_corename();
-    return core == "SkylakeX" || core == "Cooperlake";
-  }();
-  return yes;
-}
 
 // C's 8 × NB-vector tile at c (+)= the sum over the block's kb rows of a[k][r] · b[k]; a is
 // the copy (kRows floats per k), b the tile's first column in op(B)'s block (row stride ldb).
@@ -120,7 +125,7 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
   if (M <= 0 || M % kRows != 0 || N % simd::kWidth != 0 || N < 64 || K < 32) return false;
   if (M * N * K <= 1000000) return false;  // OpenBLAS's small-matrix kernels pack nothing
   if (trans_b && M < 256) return false;    // op(B) rearranged per call: worth it for tall A only
-  return kBuildFits && g_on.load(std::memory_order_relaxed) && blas_q_known();
+  return kBuildFits && g_on.load(std::memory_order_relaxed) && blas_q_of_core() > 0;
 }
 
 void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
@@ -131,11 +136,13 @@ void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
     throw ShapeError("register_gemm: M " + std::to_string(M) + " must be a multiple of 8, N " +
                      std::to_string(N) + " of 16, K " + std::to_string(K) +
                      " positive, beta 0 or 1 (1 with rows), and A and B not both transposed");
-  alignas(64) float copy[2 * kBlasQ * kRows];
+  // Elsewhere (register_gemm called directly on another kernel set) any block works: 320.
+  const int64_t q = blas_q_of_core() > 0 ? blas_q_of_core() : 320;
+  alignas(64) float copy[2 * kMaxBlasQ * kRows];
   thread_local std::vector<float> b_rows;  // a transposed B's block, as rows of op(B)
-  if (trans_b && b_rows.size() < static_cast<size_t>(kBlasQ * N)) b_rows.resize(kBlasQ * N);
-  for (int64_t k0 = 0; k0 < K; k0 += k_block(K - k0)) {
-    const int64_t kb = k_block(K - k0);
+  if (trans_b && b_rows.size() < static_cast<size_t>(q * N)) b_rows.resize(q * N);
+  for (int64_t k0 = 0; k0 < K; k0 += k_block(K - k0, q)) {
+    const int64_t kb = k_block(K - k0, q);
     const bool accumulate = beta == 1.0f || k0 > 0;
     const float* b = B + k0 * ldb;
     int64_t ldb_block = ldb;
@@ -153,6 +160,8 @@ void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
     }
   }
 }
+
+int64_t register_gemm_blas_q() { return blas_q_of_core(); }
 
 void set_register_gemm(bool on) { g_on.store(on, std::memory_order_relaxed); }
 bool register_gemm_on() { return g_on.load(std::memory_order_relaxed); }

@@ -13,8 +13,8 @@
 //
 // Same bits: each element is one sequential sum per K block, one multiply-add per k, and the
 // blocks are added to C in order, the blocks split as OpenBLAS's single-threaded level-3
-// driver splits K for its AVX-512 kernel sets (blocks of 320; between 320 and 640 left, two
-// halves rounded up to 16). Checked against cblas_sgemm bit for bit, in every form, by
+// driver splits K for its AVX-512 kernel sets (blocks of Q = 448 on SkylakeX, 320 on
+// Cooperlake; between Q and 2Q left, two halves rounded up to 16). Checked against cblas_sgemm bit for bit, in every form, by
 // tests/core/test_register_gemm.cpp wherever register_gemm_fits() says yes.
 #pragma once
 #include <cstdint>
@@ -30,6 +30,9 @@ namespace nl {
 // kernel switched on.
 bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                         float beta);
+
+// OpenBLAS's K block (GEMM_Q) for sgemm on the kernel set in use, or 0 where it is not known.
+int64_t register_gemm_blas_q();
 
 // The product itself, with sgemm's arguments; requires M % 8 == 0, N % 16 == 0, K >= 1,
 // beta 0 or 1 and not both operands transposed (throws otherwise). With `rows` (beta must be

@@ -78,9 +78,15 @@ TEST_CASE("register_gemm gives OpenBLAS's bits in each form wherever sgemm sends
                            << ") keeps every product: nothing to compare");
     return;
   }
+  // Every K block rule around this kernel set's Q (one block, two halves, full blocks then
+  // halves) and the fixed list the kernel was first matched over.
+  const int64_t q = register_gemm_blas_q();
+  REQUIRE(q > 0);
+  std::vector<int64_t> ks = {32, 319, 320, 321, 640, 641, 700, 959, 1001, 2048, 3001};
+  for (int64_t k : {q - 1, q, q + 1, 2 * q - 1, 2 * q, 2 * q + 1, 3 * q + 17}) ks.push_back(k);
   int compared = 0;
   for (const Form f : kForms)
-    for (int64_t K : {32, 319, 320, 321, 640, 641, 700, 959, 1001, 2048, 3001})
+    for (int64_t K : ks)
       for (auto [M, N] : {std::pair<int64_t, int64_t>{128, 128}, {24, 80}, {512, 64}, {256, 784}}) {
         if (!register_gemm_fits(f.ta, f.tb, M, N, K, 1.0f, 0.0f)) continue;
         const int64_t lda = f.ta ? M : K, ldb = f.tb ? K : N;
