@@ -124,8 +124,19 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
   if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || (trans_a && trans_b)) return false;
   if (M <= 0 || M % kRows != 0 || N % simd::kWidth != 0 || N < 64 || K < 32) return false;
   if (M * N * K <= 1000000) return false;  // OpenBLAS's small-matrix kernels pack nothing
-  if (trans_b && M < 256) return false;    // op(B) rearranged per call: worth it for tall A only
-  return kBuildFits && g_on.load(std::memory_order_relaxed) && blas_q_of_core() > 0;
+  if (!kBuildFits || !g_on.load(std::memory_order_relaxed)) return false;
+  const int64_t q = blas_q_of_core();
+  if (q == 0) return false;
+  if (q == 320) return !trans_b || M >= 256;  // Cooperlake: op(B) rearranged per call, for tall A
+  // SkylakeX (an Ice Lake Xeon, two 512-bit FMA units a core): OpenBLAS's packed kernel keeps
+  // both units busier on the larger products; the register tiles win only where little of C
+  // and op(B) moves per block (scripts/register-gemm.cpp, thirty-third round, median of 6 runs:
+  // weight gradients with K in one block or C at most 128 x 128 1.14-1.37x, input gradients
+  // with N <= 256 1.05-1.46x; weight gradients of C 384 x 128 and up over K = 2048 0.78-0.80x,
+  // 2048x512x128 input gradient 0.95x, forwards (A Bᵀ) 0.70-0.94x but for 1.03x at K = 512).
+  if (trans_b) return false;
+  if (trans_a) return K <= q || M * N <= 128 * 128;
+  return N <= 256;
 }
 
 void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,

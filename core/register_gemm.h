@@ -23,8 +23,10 @@ namespace nl {
 
 // Whether sgemm sends this row-major product here: alpha = 1, beta 0 or 1, not both operands
 // transposed, M a multiple of 8, N a multiple of 16 and at least 64, K >= 32, M·N·K above
-// OpenBLAS's small-matrix limit (10^6; below it OpenBLAS packs nothing); with B transposed only
-// from M = 256 rows on (op(B)'s N·K floats are rearranged on every call); in a build for
+// OpenBLAS's small-matrix limit (10^6; below it OpenBLAS packs nothing); on Cooperlake with B
+// transposed only from M = 256 rows on (op(B)'s N·K floats are rearranged on every call); on
+// SkylakeX only the shapes where it was measured faster there (never B transposed; Aᵀ B with K
+// in one block or C at most 128 x 128; A B with N <= 256); in a build for
 // AVX-512 with fused multiply-adds (the native build here; the portable one keeps OpenBLAS); on
 // an OpenBLAS whose kernel set is SkylakeX or Cooperlake (whose K blocks are known); and the
 // kernel switched on.

@@ -126,11 +126,20 @@ TEST_CASE("register_gemm gives OpenBLAS's bits in each form wherever sgemm sends
 TEST_CASE("sgemm sends only the products the rule names to register_gemm, and the switch turns "
           "it off", "[blas][register_gemm]") {
   if (!kernel_used_here()) return;  // the rule is off as a whole (the test above says so)
-  CHECK(register_gemm_fits(true, false, 128, 512, 2048, 1.0f, 1.0f));    // a weight gradient
+  CHECK(register_gemm_fits(true, false, 128, 128, 2048, 1.0f, 1.0f));   // a weight gradient
+  CHECK(register_gemm_fits(true, false, 256, 784, 64, 1.0f, 0.0f));     // ... K in one block
   CHECK(register_gemm_fits(false, false, 2048, 128, 512, 1.0f, 0.0f));   // an input gradient
   CHECK(register_gemm_fits(false, false, 32, 256, 256, 1.0f, 0.0f));     // an RNN step's
-  CHECK(register_gemm_fits(false, true, 2048, 128, 512, 1.0f, 1.0f));    // a Linear forward
-  CHECK_FALSE(register_gemm_fits(false, true, 32, 256, 256, 1.0f, 1.0f));  // ... of 32 rows
+  CHECK_FALSE(register_gemm_fits(false, true, 32, 256, 256, 1.0f, 1.0f));  // a forward of 32 rows
+  if (register_gemm_blas_q() == 320) {  // Cooperlake: larger products and forwards too
+    CHECK(register_gemm_fits(true, false, 128, 512, 2048, 1.0f, 1.0f));
+    CHECK(register_gemm_fits(false, false, 2048, 512, 128, 1.0f, 0.0f));
+    CHECK(register_gemm_fits(false, true, 2048, 128, 512, 1.0f, 1.0f));  // a Linear forward
+  } else {  // SkylakeX: not where OpenBLAS measured faster
+    CHECK_FALSE(register_gemm_fits(true, false, 128, 512, 2048, 1.0f, 1.0f));
+    CHECK_FALSE(register_gemm_fits(false, false, 2048, 512, 128, 1.0f, 0.0f));
+    CHECK_FALSE(register_gemm_fits(false, true, 2048, 128, 512, 1.0f, 1.0f));
+  }
   CHECK_FALSE(register_gemm_fits(true, true, 128, 512, 2048, 1.0f, 0.0f));
   CHECK_FALSE(register_gemm_fits(true, false, 128, 512, 2048, 2.0f, 0.0f));   // alpha
   CHECK_FALSE(register_gemm_fits(true, false, 128, 512, 2048, 1.0f, 0.5f));   // beta
