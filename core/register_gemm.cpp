@@ -35,15 +35,26 @@ constexpr int64_t kMaxBlasQ = 448;
 constexpr int64_t kBlasUnrollM = 16;
 constexpr int kRows = 8;  // a tile's rows of C
 
+// The OpenBLAS kernel set in use, where it is one whose K blocks are known.
+enum class BlasSet { kUnknown, kSkylakeX, kCooperlake };
+BlasSet blas_set() {
+  static const BlasSet set = [] {
+    const std::string core = openblas_get_corename();
+    if (core == "SkylakeX") return BlasSet::kSkylakeX;
+    if (core == "Cooperlake") return BlasSet::kCooperlake;
+    return BlasSet::kUnknown;
+  }();
+  return set;
+}
+
 // GEMM_Q of the OpenBLAS in use, or 0 where its kernel set's is not known.
 int64_t blas_q_of_core() {
-  static const int64_t q = [] {
-    const std::string core = openblas_get_corename();
-    if (core == "SkylakeX") return int64_t{448};
-    if (core == "Cooperlake") return int64_t{320};
-    return int64_t{0};
-  }();
-  return q;
+  switch (blas_set()) {
+    case BlasSet::kSkylakeX: return 448;
+    case BlasSet::kCooperlake: return 320;
+    case BlasSet::kUnknown: break;
+  }
+  return 0;
 }
 
 int64_t k_block(int64_t left, int64_t q) {
@@ -125,9 +136,9 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
   if (M <= 0 || M % kRows != 0 || N % simd::kWidth != 0 || N < 64 || K < 32) return false;
   if (M * N * K <= 1000000) return false;  // OpenBLAS's small-matrix kernels pack nothing
   if (!kBuildFits || !g_on.load(std::memory_order_relaxed)) return false;
-  const int64_t q = blas_q_of_core();
-  if (q == 0) return false;
-  if (q == 320) return !trans_b || M >= 256;  // Cooperlake: op(B) rearranged per call, for tall A
+  const BlasSet set = blas_set();
+  if (set == BlasSet::kUnknown) return false;
+  if (set == BlasSet::kCooperlake) return !trans_b || M >= 256;  // op(B) rearranged per call
   // SkylakeX (an Ice Lake Xeon, two 512-bit FMA units a core): OpenBLAS's packed kernel keeps
   // both units busier on the larger products; the register tiles win only where little of C
   // and op(B) moves per block (scripts/register-gemm.cpp, thirty-third round, median of 6 runs:
@@ -135,7 +146,7 @@ bool register_gemm_fits(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
   // with N <= 256 1.05-1.46x; weight gradients of C 384 x 128 and up over K = 2048 0.78-0.80x,
   // 2048x512x128 input gradient 0.95x, forwards (A Bᵀ) 0.70-0.94x but for 1.03x at K = 512).
   if (trans_b) return false;
-  if (trans_a) return K <= q || M * N <= 128 * 128;
+  if (trans_a) return K <= blas_q_of_core() || M * N <= 128 * 128;
   return N <= 256;
 }
 

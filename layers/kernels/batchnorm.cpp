@@ -79,8 +79,8 @@ constexpr int kStreamSweepRows = 1;
 // Ice Lake host (L3 triad 16-18 GB/s at 1 thread, DRAM's 14, L2's 90) BatchNorm fwd+bwd 2048x128
 // 1.09-1.11x at 1 thread (in one process, alternated call by call; the same with blocks of
 // 64-512 KiB), 8192x256 1.01-1.02x at 1 and 2 threads (not streamed at 2), 512x64 and the
-// streamed 8192x1024 unchanged (thirty-third round). The earlier hosts measured it only on the
-// streamed DRAM sizes, where it kept nothing (performance.md, "Tried and dropped").
+// streamed 8192x1024 unchanged (thirty-third round). The AMD hosts measured such reorderings at
+// 8192x256 and 8192x1024 only, where they kept nothing (performance.md, "Tried and dropped").
 constexpr int64_t kTailBlockBytes = 128 * 1024;
 
 // fn(b0, b1) over rows [r0, r1) in blocks of kTailBlockBytes (whole sweeps), last block first.
