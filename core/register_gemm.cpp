@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -31,7 +32,8 @@ using simd::Vf16;
 // AMD EPYC), GEMM_UNROLL_M = 16 on both (found by matching its results bit for bit over K from
 // 32 to 3001 on each; the test keeps checking it). Its threaded driver splits K differently, so
 // this kernel stands in only for single-threaded calls.
-constexpr int64_t kMaxBlasQ = 448;
+constexpr int64_t kSkylakeXQ = 448, kCooperlakeQ = 320;
+constexpr int64_t kMaxBlasQ = std::max(kSkylakeXQ, kCooperlakeQ);  // the copy's size
 constexpr int64_t kBlasUnrollM = 16;
 constexpr int kRows = 8;  // a tile's rows of C
 
@@ -50,8 +52,8 @@ BlasSet blas_set() {
 // GEMM_Q of the OpenBLAS in use, or 0 where its kernel set's is not known.
 int64_t blas_q_of_core() {
   switch (blas_set()) {
-    case BlasSet::kSkylakeX: return 448;
-    case BlasSet::kCooperlake: return 320;
+    case BlasSet::kSkylakeX: return kSkylakeXQ;
+    case BlasSet::kCooperlake: return kCooperlakeQ;
     case BlasSet::kUnknown: break;
   }
   return 0;
@@ -158,8 +160,8 @@ void register_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
     throw ShapeError("register_gemm: M " + std::to_string(M) + " must be a multiple of 8, N " +
                      std::to_string(N) + " of 16, K " + std::to_string(K) +
                      " positive, beta 0 or 1 (1 with rows), and A and B not both transposed");
-  // Elsewhere (register_gemm called directly on another kernel set) any block works: 320.
-  const int64_t q = blas_q_of_core() > 0 ? blas_q_of_core() : 320;
+  // Elsewhere (register_gemm called directly on another kernel set) any block works.
+  const int64_t q = blas_set() == BlasSet::kUnknown ? kCooperlakeQ : blas_q_of_core();
   alignas(64) float copy[2 * kMaxBlasQ * kRows];
   thread_local std::vector<float> b_rows;  // a transposed B's block, as rows of op(B)
   if (trans_b && b_rows.size() < static_cast<size_t>(q * N)) b_rows.resize(q * N);
