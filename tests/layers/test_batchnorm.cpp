@@ -391,6 +391,26 @@ TEST_CASE("BatchNorm statistics stay accurate when a first block's first 32 rows
   check_stats_against_double(x, 1e-2, 1e-5);
 }
 
+TEST_CASE("BatchNorm statistics read 16 rows a sweep where C is a multiple of 16 and match double",
+          "[layers][batchnorm][numerics]") {
+  // Where the statistics pass prefetches nothing (x of at most 1 MiB, as here) and C is a
+  // multiple of 16, it sums 16 rows a sweep (deviation_sums_grouped: 4 groups of 4), the rest 4
+  // and 1 at a time. 300 rows of 64: one block, 18 sweeps of 16 and 3 of 4; 201 rows of 1024:
+  // blocks of 32 rows, 2 sweeps of 16 each, a last block of 9 rows (2 of 4 and 1); 4096 rows of
+  // 32 with block means 1e4 + 1e3·k, sorted: the blocks after the first take the two-pass
+  // fallback after a grouped pass. Mean and variance against double.
+  for (auto [R, C] : {std::pair<int64_t, int64_t>{300, 64}, {201, 1024}}) {
+    INFO(R << " x " << C);
+    check_stats_against_double(rand_tensor({R, C}, 97, false, -2.0f, 3.0f), 1e-5, 1e-5);
+  }
+  const int64_t R = 4096, C = 32;
+  Rng rng(98);
+  Tensor x = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) x.data()[r * C + c] += 1e4f + 1e3f * static_cast<float>(r / 1024);
+  check_stats_against_double(x, 1e-2, 1e-5);
+}
+
 TEST_CASE("BatchNorm of a constant feature gives beta and finite gradients (no NaN)",
           "[layers][batchnorm][numerics]") {
   auto bn = make_bn(3, 61);
