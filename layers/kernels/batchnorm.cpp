@@ -144,6 +144,19 @@ void shifted_sums(const float* const* rows, const float* xf, float* s1, int64_t 
   }
 }
 
+// Over kRows rows at vector column c, left to right: a1 = Σ (x - m), a2 = Σ (x - m)².
+template <int kRows>
+inline void vector_deviations(const float* const* rows, int64_t c, Vf16 m, Vf16& a1, Vf16& a2) {
+  Vf16 d = simd::load(rows[0] + c) - m;
+  a1 = d;
+  a2 = d * d;
+  for (int i = 1; i < kRows; ++i) {
+    d = simd::load(rows[i] + c) - m;
+    a1 += d;
+    a2 += d * d;
+  }
+}
+
 // Block statistics, pass 2, for kRows rows: with d = x - sh, s1 += Σ d and s2 += Σ d². Prefetches
 // each row `ahead` elements on (none when 0) where that stays before x_end.
 template <int kRows>
@@ -155,14 +168,8 @@ void deviation_sums(const float* const* rows, const float* sh, float* s1, float*
   for (; c + kWidth <= C; c += kWidth) {
     if (ahead > 0)
       for (int i = 0; i < kRows; ++i) simd::prefetch_l2(next[i] + c);
-    const Vf16 m = simd::load(sh + c);
-    Vf16 d = simd::load(rows[0] + c) - m;
-    Vf16 a1 = d, a2 = d * d;
-    for (int i = 1; i < kRows; ++i) {
-      d = simd::load(rows[i] + c) - m;
-      a1 += d;
-      a2 += d * d;
-    }
+    Vf16 a1, a2;
+    vector_deviations<kRows>(rows, c, simd::load(sh + c), a1, a2);
     simd::store(s1 + c, simd::load(s1 + c) + a1);
     simd::store(s2 + c, simd::load(s2 + c) + a2);
   }
@@ -196,14 +203,8 @@ void deviation_sums_grouped(const float* const* rows, const float* sh, float* s1
     const Vf16 m = simd::load(sh + c);
     Vf16 t1 = simd::load(s1 + c), t2 = simd::load(s2 + c);
     for (int g = 0; g < kGroups; ++g) {
-      const float* const* gr = rows + g * kRows;
-      Vf16 d = simd::load(gr[0] + c) - m;
-      Vf16 a1 = d, a2 = d * d;
-      for (int i = 1; i < kRows; ++i) {
-        d = simd::load(gr[i] + c) - m;
-        a1 += d;
-        a2 += d * d;
-      }
+      Vf16 a1, a2;
+      vector_deviations<kRows>(rows + g * kRows, c, m, a1, a2);
       t1 = t1 + a1;
       t2 = t2 + a2;
     }
