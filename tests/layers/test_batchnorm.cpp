@@ -397,8 +397,9 @@ TEST_CASE("BatchNorm statistics read 16 rows a sweep where C is a multiple of 16
   // multiple of 16, it sums 16 rows a sweep (deviation_sums_grouped: 4 groups of 4), the rest 4
   // and 1 at a time. 300 rows of 64: one block, 18 sweeps of 16 and 3 of 4; 201 rows of 1024:
   // blocks of 32 rows, 2 sweeps of 16 each, a last block of 9 rows (2 of 4 and 1); 4096 rows of
-  // 32 with block means 1e4 + 1e3·k, sorted: the blocks after the first take the two-pass
-  // fallback after a grouped pass. Mean and variance against double.
+  // 32 in 1024-row blocks of means 1e4 + 1e3·k, sorted (two chunks of two blocks): each chunk's
+  // second block takes the two-pass fallback after a grouped pass. Mean and variance against
+  // double.
   for (auto [R, C] : {std::pair<int64_t, int64_t>{300, 64}, {201, 1024}}) {
     INFO(R << " x " << C);
     check_stats_against_double(rand_tensor({R, C}, 97, false, -2.0f, 3.0f), 1e-5, 1e-5);
