@@ -355,6 +355,27 @@ void finish_rows(const float* dy, const float* x, float* dx, const float* p, con
     }
 }
 
+// Chan, Golub & LeVeque's pairwise merge (1979), per channel: (M, M2) over n rows and (bmean,
+// bm2) over nb more become the moments over n + nb, with the weights of ChanWeights. chan_merge
+// and merge_block both go through it, so a block merged either way gives the same bits.
+struct ChanWeights {
+  double mean, m2;
+  // Once per merge, not a division per channel (a vector divide per 8 channels cost about a
+  // third of the statistics pass at C = 1024).
+  ChanWeights(int64_t n, int64_t nb) {
+    const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
+    const double nn = na + nbd;
+    mean = nbd / nn;
+    m2 = na * nbd / nn;
+  }
+};
+inline void chan_merge_channel(double& M, double& M2, double bmean, double bm2,
+                               const ChanWeights& w) {
+  const double delta = bmean - M;
+  M += delta * w.mean;
+  M2 += bm2 + delta * delta * w.m2;
+}
+
 // One block's statistics from its deviation sums (s1 = Σ (x - sh), s2 = Σ (x - sh)² over nb
 // rows) merged into the chunk's (M, M2) over n rows with chan_merge's arithmetic, and the next
 // block's shift (the chunk's mean so far, as a float) and zeroed sums made ready: one sweep over
@@ -364,16 +385,12 @@ void finish_rows(const float* dy, const float* x, float* dx, const float* p, con
 void merge_block(double* __restrict M, double* __restrict M2, int64_t n, float* __restrict s1,
                  float* __restrict s2, float* __restrict sh, int64_t nb, int64_t C) {
   const double inv = 1.0 / static_cast<double>(nb);
-  const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
-  const double nn = na + nbd;
-  const double w_mean = nbd / nn, w_m2 = na * nbd / nn;
+  const ChanWeights w(n, nb);
   for (int64_t c = 0; c < C; ++c) {
     const double a = s1[c];
     const double bmean = static_cast<double>(sh[c]) + a * inv;
     const double bm2 = std::max(0.0, static_cast<double>(s2[c]) - a * a * inv);
-    const double delta = bmean - M[c];
-    M[c] += delta * w_mean;
-    M2[c] += bm2 + delta * delta * w_m2;
+    chan_merge_channel(M[c], M2[c], bmean, bm2, w);
     sh[c] = static_cast<float>(M[c]);
     s1[c] = 0.0f;
     s2[c] = 0.0f;
@@ -384,16 +401,8 @@ void merge_block(double* __restrict M, double* __restrict M2, int64_t n, float* 
 
 void chan_merge(double* __restrict M, double* __restrict M2, int64_t n, const double* bmean,
                 const double* bm2, int64_t nb, int64_t C) {
-  const double na = static_cast<double>(n), nbd = static_cast<double>(nb);
-  const double nn = na + nbd;
-  // The weights once per merge, not a division per channel (a vector divide per 8 channels
-  // cost about a third of the statistics pass at C = 1024).
-  const double w_mean = nbd / nn, w_m2 = na * nbd / nn;
-  for (int64_t c = 0; c < C; ++c) {
-    const double delta = bmean[c] - M[c];
-    M[c] += delta * w_mean;
-    M2[c] += bm2[c] + delta * delta * w_m2;
-  }
+  const ChanWeights w(n, nb);
+  for (int64_t c = 0; c < C; ++c) chan_merge_channel(M[c], M2[c], bmean[c], bm2[c], w);
 }
 
 int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t C,
