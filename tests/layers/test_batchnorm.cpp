@@ -408,7 +408,8 @@ TEST_CASE("BatchNorm statistics read 16 rows a sweep where C is a multiple of 16
   Rng rng(98);
   Tensor x = Tensor::normal({R, C}, 0.0f, 1.0f, rng);
   for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < C; ++c) x.data()[r * C + c] += 1e4f + 1e3f * static_cast<float>(r / 1024);
+    for (int64_t c = 0; c < C; ++c)
+      x.data()[r * C + c] += 1e4f + 1e3f * static_cast<float>(r / 1024);
   check_stats_against_double(x, 1e-2, 1e-5);
 }
 
