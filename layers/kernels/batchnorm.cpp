@@ -423,19 +423,15 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
     float* __restrict sh = fs[2];
     std::vector<const float*> rows(static_cast<size_t>(P.block_rows));
     int64_t n = 0;
-    bool ready = false;  // sh holds the chunk's mean so far and s1, s2 are zero (merge_block)
     for (int64_t rb = r0; rb < r1; rb += P.block_rows) {
       const int64_t re = std::min(r1, rb + P.block_rows);
       int64_t nb = 0;  // the block's valid rows
       for (int64_t r = rb; r < re; ++r)
         if (valid(mask, r)) rows[nb++] = x + r * C;
       if (nb == 0) continue;
-      auto deviations = [&] {  // s1 = Σ (x - sh), s2 = Σ (x - sh)² over the block
-        if (!ready) {
-          std::fill(s1, s1 + C, 0.0f);
-          std::fill(s2, s2 + C, 0.0f);
-        }
-        ready = false;
+      // s1 += Σ (x - sh), s2 += Σ (x - sh)² over the block (from zero: merge_block and
+      // mean_of_first leave them so).
+      auto deviations = [&] {
         int64_t i = 0;
         if (ahead == 0 && C % kWidth == 0)
           for (; i + kStatGroups * kSweepRows <= nb; i += kStatGroups * kSweepRows)
@@ -472,7 +468,7 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
         return ok;
       };
       // sh = the float mean of the block's first `count` rows, summed as deviations from its
-      // first valid row.
+      // first valid row; s1 and s2 zeroed after.
       auto mean_of_first = [&](int64_t count) {
         const float* xf = rows[0];
         std::fill(s1, s1 + C, 0.0f);
@@ -482,11 +478,11 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
         for (; i < count; ++i) shifted_sums<1>(&rows[i], xf, s1, C);
         const float inv_count = 1.0f / static_cast<float>(count);
         for (int64_t c = 0; c < C; ++c) sh[c] = xf[c] + s1[c] * inv_count;
+        std::fill(s1, s1 + C, 0.0f);
+        std::fill(s2, s2 + C, 0.0f);
       };
       bool shifted_ok;
-      if (n > 0) {
-        if (!ready)
-          for (int64_t c = 0; c < C; ++c) sh[c] = static_cast<float>(M[c]);
+      if (n > 0) {  // sh (the chunk's mean so far) and zeroed sums from the last merge_block
         deviations();
         shifted_ok = shift_ok();
       } else {
@@ -501,7 +497,6 @@ int64_t batchnorm_moments(const float* x, const float* mask, int64_t R, int64_t 
       }
       merge_block(M, M2, n, s1, s2, sh, nb, C);
       n += nb;
-      ready = true;
     }
     count[k] = n;
   });
