@@ -113,7 +113,8 @@ void rmsnorm_forward(const float* x, const float* gamma, int64_t R, int64_t C, f
     });
     return;
   }
-  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+  // Last block first, as LayerNorm's forward (blocks_last_first, norm_common.h).
+  auto rows = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C;
       float* yr = y + r * C;
@@ -123,6 +124,9 @@ void rmsnorm_forward(const float* x, const float* gamma, int64_t R, int64_t C, f
       else
         for (int64_t j = 0; j < C; ++j) yr[j] = xr[j] * rr;
     }
+  };
+  parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
+    blocks_last_first(r0, r1, C, 1, rows);
   });
 }
 

@@ -71,29 +71,14 @@ constexpr int kSweepRows = 4;
 // the coefficient arrays on different L1 sets (Scratch), 2.98 without; at 2 threads even.
 constexpr int kStreamSweepRows = 1;
 
-// The output passes through the caches (apply, dx, below the streaming size) follow a
-// reduction over the same rows (statistics, gradient sums), whose last rows are still in L2 when
-// it ends. Taken in blocks of kTailBlockBytes of x, last block first (each block in order, so
-// the prefetchers keep ascending streams), an output pass starts on those rows instead of on the
-// first ones, which the reduction's tail has evicted. It pays where L3 is slow next to L2: on the
-// Ice Lake host (L3 triad 16-18 GB/s at 1 thread, DRAM's 14, L2's 90) BatchNorm fwd+bwd 2048x128
-// 1.09-1.11x at 1 thread (in one process, alternated call by call; the same with blocks of
-// 64-512 KiB), 8192x256 1.01-1.02x at 1 and 2 threads (not streamed at 2), 512x64 and the
-// streamed 8192x1024 unchanged (thirty-third round). The AMD hosts measured such reorderings at
-// 8192x256 and 8192x1024 only, where they kept nothing (performance.md, "Tried and dropped").
-constexpr int64_t kTailBlockBytes = 128 * 1024;
-
-// fn(b0, b1) over rows [r0, r1) in blocks of kTailBlockBytes (whole sweeps), last block first.
-template <class Fn>
-void blocks_last_first(int64_t r0, int64_t r1, int64_t C, Fn&& fn) {
-  const int64_t rows =
-      std::max<int64_t>(1, kTailBlockBytes / (4 * std::max<int64_t>(1, C)) / kSweepRows) * kSweepRows;
-  for (int64_t b1 = r1; b1 > r0;) {
-    const int64_t b0 = std::max(r0, r0 + (b1 - r0 - 1) / rows * rows);
-    fn(b0, b1);
-    b1 = b0;
-  }
-}
+// The output passes through the caches (apply, dx) follow a reduction over the same rows
+// (statistics, gradient sums) and take their rows last block first (blocks_last_first,
+// norm_common.h): each starts on the rows the reduction left in L2. On the Ice Lake host (L3
+// triad 16-18 GB/s at 1 thread, DRAM's 14, L2's 90) BatchNorm fwd+bwd 2048x128 1.09-1.11x at 1
+// thread (in one process, alternated call by call; the same with blocks of 64-512 KiB),
+// 8192x256 1.01-1.02x at 1 and 2 threads (not streamed at 2), 512x64 and the streamed 8192x1024
+// unchanged (thirty-third round). The AMD hosts measured such reorderings at 8192x256 and
+// 8192x1024 only, where they kept nothing (performance.md, "Tried and dropped").
 
 // The reductions (statistics, gradient sums) prefetch the rows this many bytes ahead of each
 // sweep, into L2 (simd::prefetch_l2). A sweep reads 4 rows side by side, 4 interleaved streams,
@@ -563,7 +548,8 @@ void batchnorm_apply(const float* x, const float* mask, const float* gamma, cons
     });
   else
     parallel_for(R, norm_row_grain(C), [&](int64_t r0, int64_t r1) {
-      blocks_last_first(r0, r1, C, [&](int64_t b0, int64_t b1) { rows(b0, b1, std::false_type{}); });
+      blocks_last_first(r0, r1, C, kSweepRows,
+                        [&](int64_t b0, int64_t b1) { rows(b0, b1, std::false_type{}); });
     });
 }
 
@@ -712,11 +698,11 @@ void batchnorm_backward_finish(const float* dy, const float* x, const float* mas
     if (mode == OutStore::kStream)
       rows(r0, r1, std::integral_constant<OutStore, OutStore::kStream>{});
     else if (mode == OutStore::kAdd)
-      blocks_last_first(r0, r1, C, [&](int64_t b0, int64_t b1) {
+      blocks_last_first(r0, r1, C, kSweepRows, [&](int64_t b0, int64_t b1) {
         rows(b0, b1, std::integral_constant<OutStore, OutStore::kAdd>{});
       });
     else
-      blocks_last_first(r0, r1, C, [&](int64_t b0, int64_t b1) {
+      blocks_last_first(r0, r1, C, kSweepRows, [&](int64_t b0, int64_t b1) {
         rows(b0, b1, std::integral_constant<OutStore, OutStore::kWrite>{});
       });
   });

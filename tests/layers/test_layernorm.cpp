@@ -46,8 +46,10 @@ Tensor ln_composed(const Tensor& x, const Tensor& w, const Tensor& b, float eps)
 TEST_CASE("LayerNorm fused kernel matches the naive double reference (values and gradients)",
           "[layers][layernorm]") {
   // Row lengths with and without a tail after the 16-wide vectors, row counts across several
-  // 16-row statistics blocks and odd (the backward pairs rows), and a long row.
-  for (Shape shape : {Shape{5, 7}, Shape{3, 4, 64}, Shape{2, 3, 100}, Shape{37, 33}, Shape{3, 4099}}) {
+  // 16-row statistics blocks and odd (the backward pairs rows), a long row, and 700 rows of 96
+  // (269 KB: the forward takes them in three blocks, last block first, that one short).
+  for (Shape shape : {Shape{5, 7}, Shape{3, 4, 64}, Shape{2, 3, 100}, Shape{37, 33}, Shape{3, 4099},
+                      Shape{700, 96}}) {
     const int64_t C = shape.back();
     auto ln = make_ln({C}, true, 3);
     Tensor x = rand_tensor(shape, 1, true, -2.0f, 3.0f);

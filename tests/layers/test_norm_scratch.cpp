@@ -1,10 +1,12 @@
 // layers/kernels/norm_common.h: the kernels' Scratch arrays are zeroed and each starts on a cache
 // line, arrays whose length is a multiple of 2 KiB are spaced onto different L1 sets, a reused
 // size comes from the allocator's cache, and next to page-long rows the buffer sits half a page
-// past them.
+// past them. blocks_last_first visits every row once, in blocks of about 128 KiB, last first.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "core/storage.h"
 #include "layers/kernels/norm_common.h"
@@ -79,4 +81,39 @@ TEST_CASE("Scratch next to page-long rows starts half a page past them in the lo
   nl::kernels::Scratch plain(1, 100, x.data(), 256);
   REQUIRE(on_cache_line(plain[0]));
   REQUIRE(plain[0][99] == 0.0f);
+}
+
+TEST_CASE("blocks_last_first takes every row once, in blocks of ~128 KiB, last block first",
+          "[layers][norm][order]") {
+  struct Case {
+    int64_t r0, r1, C, multiple;
+    int64_t block_rows;  // kTailBlockBytes / (4 C), rounded down to the multiple
+  };
+  // 96 floats a row: 341 rows to 128 KiB, 336 as a multiple of 16; 128: 256; a row longer than
+  // a block: one row a block; a range not starting at 0 (a pool chunk).
+  for (const Case& c : {Case{0, 700, 96, 1, 341}, Case{0, 700, 96, 16, 336},
+                        Case{0, 2048, 128, 4, 256}, Case{10, 20, 50000, 1, 1},
+                        Case{1000, 1517, 128, 4, 256}, Case{0, 0, 128, 1, 256}}) {
+    std::vector<std::pair<int64_t, int64_t>> blocks;
+    nl::kernels::blocks_last_first(c.r0, c.r1, c.C, c.multiple,
+                                   [&](int64_t b0, int64_t b1) { blocks.emplace_back(b0, b1); });
+    if (c.r1 == c.r0) {
+      CHECK(blocks.empty());
+      continue;
+    }
+    // Blocks from the end backwards, each ending where the one before it began, each starting a
+    // whole number of blocks past r0: all full but the first visited (the last rows').
+    REQUIRE(!blocks.empty());
+    CHECK(blocks.front().second == c.r1);
+    CHECK(blocks.back().first == c.r0);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      const auto [b0, b1] = blocks[i];
+      CHECK(b0 < b1);
+      if (i + 1 < blocks.size()) CHECK(blocks[i + 1].second == b0);
+      CHECK((b0 - c.r0) % c.block_rows == 0);
+      if (i > 0) CHECK(b1 - b0 == c.block_rows);
+      else CHECK(b1 - b0 <= c.block_rows);
+    }
+    CHECK(static_cast<int64_t>(blocks.size()) == (c.r1 - c.r0 + c.block_rows - 1) / c.block_rows);
+  }
 }
