@@ -60,6 +60,31 @@ constexpr std::chrono::microseconds kCallerSpin{50};
 // nothing; 1 ms made it pay. The spin stops at once when a threaded GEMM wants the core
 // (blas_wants_cores), and a worker spins at most 1 ms after its last job before it sleeps.
 constexpr std::chrono::microseconds kWorkerSpin{1000};
+// Threads taking turns. When the pool's threads cannot run at the same time — bound to one CPU
+// (`taskset -c 0` with --threads 2), or on a shared host in a stretch where its second CPU is
+// hardly ever given to this VM — every parallel_for costs more than the whole job on one thread:
+// the caller runs its chunk, spins kCallerSpin for a worker that cannot run, sleeps, and only
+// then the worker runs its chunk (measured on the Ice Lake host, thirty-fourth round: BatchNorm
+// fwd+bwd 2048x128 0.87-1.13 ms at 2 threads on one CPU against 0.285 ms at 1 thread; in a
+// far-apart stretch of that host 0.926 ms on two CPUs). The caller notices: when no worker has
+// started by the end of its spin, kLateJobs jobs in a row, it runs every job inline (its chunks in
+// order on the caller: the same bits) for a window of kInlineWindow, and the workers sleep as
+// soon as a job is done rather than spin on the core the caller waits for. The first job after a
+// window goes to the workers again with a longer spin, kProbeSpin, beyond the ~80 µs a sleeping
+// worker takes to wake on a free CPU: if no worker starts within it the next window is twice as
+// long (up to kInlineWindowMax), else the pool is back to normal. On two free CPUs a spinning
+// worker starts within ~1 µs; a sleeping one within 12-80 µs, which can exceed a short job's
+// chunk plus kCallerSpin once, but hardly kLateJobs times in a row (a worker woken by a job spins
+// for the next one).
+constexpr int kLateJobs = 3;
+constexpr std::chrono::microseconds kProbeSpin{250};
+constexpr std::chrono::milliseconds kInlineWindow{20};
+constexpr std::chrono::milliseconds kInlineWindowMax{320};
+// Windows of inline jobs so far (pool_inline_windows()).
+std::atomic<uint64_t> inline_windows{0};
+// Set while the threads take turns: a worker then sleeps as soon as its chunk is done.
+std::atomic<bool> workers_nap{false};
+
 // Set by choose_blas_threads before a GEMM that OpenBLAS will thread, cleared by the next
 // parallel_for: a spinning worker then goes to sleep at once, leaving its core to OpenBLAS.
 std::atomic<bool> blas_wants_cores{false};
@@ -86,6 +111,11 @@ class Pool {
     stop_workers();
     threads_ = std::max(1, threads);
     stopping_ = false;
+    // New workers, new circumstances: the turn-taking rule starts afresh.
+    late_in_a_row_ = 0;
+    inline_until_ = {};
+    window_ = kInlineWindow;
+    workers_nap = false;
     // New workers start from the current generation: jobs that ran before they existed are
     // not theirs (starting from 0 made a fresh worker run a finished job's null task).
     for (int i = 1; i < threads_; ++i)
@@ -97,12 +127,23 @@ class Pool {
       for (int c = 0; c < chunks; ++c) task(c);
       return;
     }
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point start = Clock::now();
+    if (start < inline_until_) {  // the threads were taking turns (see kLateJobs)
+      t_in_job = true;
+      struct Reset {
+        ~Reset() { t_in_job = false; }
+      } reset;
+      for (int c = 0; c < chunks; ++c) task(c);
+      return;
+    }
     blas_wants_cores.store(false, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
       task_ = &task;
       chunks_ = chunks;
       remaining_ = chunks - (chunks + threads_ - 1) / threads_;  // chunks not run by the caller
+      worker_start_ = Clock::time_point::max();
       ++generation_;
     }
     cv_.notify_all();
@@ -116,10 +157,12 @@ class Pool {
       error = std::current_exception();
     }
     t_in_job = false;
+    const Clock::time_point own_done = Clock::now();
     // Wait for the workers: first briefly on this (otherwise idle) core, since being woken from
     // a condition variable takes ~15 µs on this machine, about what a whole chunk of most loops
     // takes; then asleep. Only the caller spins (its own core, no other thread wants it).
-    const auto spin_until = std::chrono::steady_clock::now() + kCallerSpin;
+    const auto spin = late_in_a_row_ >= kLateJobs ? kProbeSpin : kCallerSpin;
+    const auto spin_until = own_done + spin;
     while (remaining_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < spin_until)
       cpu_relax();
     std::unique_lock<std::mutex> lock(mu_);
@@ -127,11 +170,30 @@ class Pool {
     task_ = nullptr;
     if (!error) error = worker_error_;
     worker_error_ = nullptr;
+    const Clock::time_point worker_start = worker_start_;
     lock.unlock();
+    note_turns(worker_start > own_done + spin);
     if (error) std::rethrow_exception(error);
   }
 
  private:
+  // After a job on the workers: whether none of them had started by the end of the caller's
+  // spin, and if so kLateJobs times in a row (or on the first job after a window), a window of
+  // inline jobs (see kLateJobs).
+  void note_turns(bool late) {
+    if (!late) {
+      late_in_a_row_ = 0;
+      window_ = kInlineWindow;
+      workers_nap.store(false, std::memory_order_relaxed);
+      return;
+    }
+    if (++late_in_a_row_ < kLateJobs) return;
+    if (late_in_a_row_ > kLateJobs) window_ = std::min(2 * window_, kInlineWindowMax);
+    inline_until_ = std::chrono::steady_clock::now() + window_;
+    workers_nap.store(true, std::memory_order_relaxed);
+    inline_windows.fetch_add(1, std::memory_order_relaxed);
+  }
+
   void worker_loop(int index, uint64_t seen) {
     t_in_job = true;  // a parallel_for nested inside a task runs inline on this worker
     for (;;) {
@@ -141,6 +203,7 @@ class Pool {
       const auto spin_until = std::chrono::steady_clock::now() + kWorkerSpin;
       while (generation_.load(std::memory_order_acquire) == seen && !stopping_.load() &&
              !blas_wants_cores.load(std::memory_order_relaxed) &&
+             !workers_nap.load(std::memory_order_relaxed) &&
              std::chrono::steady_clock::now() < spin_until)
         cpu_relax();
       {
@@ -150,6 +213,7 @@ class Pool {
         seen = generation_;
         task = task_;
         chunks = chunks_;
+        worker_start_ = std::min(worker_start_, std::chrono::steady_clock::now());
       }
       int mine = 0;
       std::exception_ptr error;
@@ -187,6 +251,11 @@ class Pool {
   std::atomic<uint64_t> generation_{0};  // written under mu_; workers also poll it unlocked
   std::atomic<bool> stopping_{false};
   std::exception_ptr worker_error_;  // the first exception a worker's chunk threw
+  // The caller's side of the turn-taking rule (only the thread calling run() touches these).
+  int late_in_a_row_ = 0;
+  std::chrono::steady_clock::time_point worker_start_{};  // the first worker's start (under mu_)
+  std::chrono::steady_clock::time_point inline_until_{};
+  std::chrono::milliseconds window_ = kInlineWindow;
 };
 
 // Processes of this job on this machine, as the MPI launcher says (Open MPI's mpirun, MPICH's
@@ -233,6 +302,8 @@ int usable_cpus() {
 }
 
 uint64_t pool_worker_jobs() { return worker_jobs.load(std::memory_order_relaxed); }
+
+uint64_t pool_inline_windows() { return inline_windows.load(std::memory_order_relaxed); }
 
 int parse_thread_count(const std::string& text) {
   // The whole text must be a positive decimal integer ("4"; not "4x", " 4", "", "0" or "-1").

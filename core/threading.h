@@ -27,6 +27,11 @@ int usable_cpus();
 // difference between two reads says whether the workers took part in what ran between them.
 uint64_t pool_worker_jobs();
 
+// How many times so far the pool found its threads taking turns (its workers finishing late,
+// several jobs in a row: they could not run beside the caller, e.g. all bound to one CPU) and
+// ran its jobs on the caller alone for a while (core/threading.cpp, kLateJobs).
+uint64_t pool_inline_windows();
+
 // Number of threads used by parallel_for and by OpenBLAS.
 int num_threads();
 // Sets both the pool and OpenBLAS (n >= 1). Call between steps, not from inside parallel_for.

@@ -361,3 +361,55 @@ TEST_CASE("usable_cpus counts the affinity set, not the machine", "[core][thread
   }
   REQUIRE(narrowed == 1);
 }
+
+TEST_CASE("threads taking turns on one CPU: the pool runs its jobs on the caller, same chunks",
+          "[threads]") {
+  ThreadCountGuard guard(1);  // no workers here: the ones started below inherit the pinning
+  const int64_t n = 1 << 14;
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 97) * 0.25f;
+  // One job: per-chunk sums (a few µs of work a chunk), with each chunk's range and thread.
+  struct Chunk {
+    int64_t begin = -1, end = -1;
+    std::thread::id thread;
+    float sum = 0.0f;
+  };
+  auto job = [&] {
+    std::vector<Chunk> chunks(parallel_chunks(n, 1));
+    parallel_for_chunks(n, 1, [&](int c, int64_t b, int64_t e) {
+      float s = 0.0f;
+      for (int64_t i = b; i < e; ++i) s += v[i] * v[i];
+      chunks[c] = {b, e, std::this_thread::get_id(), s};
+    });
+    return chunks;
+  };
+  const uint64_t windows_before = pool_inline_windows();
+  {
+    const OneCpuScope one_cpu;  // `taskset -c N`: the pool's threads take turns on one CPU
+    REQUIRE(one_cpu.pinned());
+    set_num_threads(2);
+    const std::vector<Chunk> first = job();
+    REQUIRE(first.size() == 2);
+    for (int i = 0; i < 200 && pool_inline_windows() == windows_before; ++i) job();
+    // The caller found its worker starting only after it had given up the CPU, several jobs in
+    // a row, and took the next jobs alone: the chunks two threads would get, in order, on the
+    // caller (a window lasts 20 ms or more, these jobs a few µs; a job that the window's end sent
+    // to the worker starts the next window).
+    CHECK(pool_inline_windows() > windows_before);
+    int alone = 0;
+    for (int i = 0; i < 20; ++i) {
+      const std::vector<Chunk> chunks = job();
+      REQUIRE(chunks.size() == 2);
+      for (int c = 0; c < 2; ++c) {
+        CHECK(chunks[c].begin == first[c].begin);
+        CHECK(chunks[c].end == first[c].end);
+        CHECK(chunks[c].sum == first[c].sum);  // the same bits
+      }
+      if (chunks[0].thread == std::this_thread::get_id() &&
+          chunks[1].thread == std::this_thread::get_id())
+        ++alone;
+    }
+    CHECK(alone >= 15);
+    set_num_threads(1);  // join the pinned worker while this thread is still pinned
+  }
+}
