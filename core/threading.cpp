@@ -80,8 +80,8 @@ constexpr int kLateJobs = 3;
 constexpr std::chrono::microseconds kProbeSpin{250};
 constexpr std::chrono::milliseconds kInlineWindow{20};
 constexpr std::chrono::milliseconds kInlineWindowMax{320};
-// Windows of inline jobs so far (pool_inline_windows()).
-std::atomic<uint64_t> inline_windows{0};
+// Jobs run on the caller alone in those windows so far (pool_inline_jobs()).
+std::atomic<uint64_t> inline_jobs{0};
 // Set while the threads take turns: a worker then sleeps as soon as its chunk is done.
 std::atomic<bool> workers_nap{false};
 
@@ -130,6 +130,7 @@ class Pool {
     using Clock = std::chrono::steady_clock;
     const Clock::time_point start = Clock::now();
     if (start < inline_until_) {  // the threads were taking turns (see kLateJobs)
+      inline_jobs.fetch_add(1, std::memory_order_relaxed);
       t_in_job = true;
       struct Reset {
         ~Reset() { t_in_job = false; }
@@ -191,7 +192,6 @@ class Pool {
     if (late_in_a_row_ > kLateJobs) window_ = std::min(2 * window_, kInlineWindowMax);
     inline_until_ = std::chrono::steady_clock::now() + window_;
     workers_nap.store(true, std::memory_order_relaxed);
-    inline_windows.fetch_add(1, std::memory_order_relaxed);
   }
 
   void worker_loop(int index, uint64_t seen) {
@@ -303,7 +303,7 @@ int usable_cpus() {
 
 uint64_t pool_worker_jobs() { return worker_jobs.load(std::memory_order_relaxed); }
 
-uint64_t pool_inline_windows() { return inline_windows.load(std::memory_order_relaxed); }
+uint64_t pool_inline_jobs() { return inline_jobs.load(std::memory_order_relaxed); }
 
 int parse_thread_count(const std::string& text) {
   // The whole text must be a positive decimal integer ("4"; not "4x", " 4", "", "0" or "-1").

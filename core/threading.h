@@ -27,10 +27,10 @@ int usable_cpus();
 // difference between two reads says whether the workers took part in what ran between them.
 uint64_t pool_worker_jobs();
 
-// How many times so far the pool found its threads taking turns (its workers finishing late,
-// several jobs in a row: they could not run beside the caller, e.g. all bound to one CPU) and
-// ran its jobs on the caller alone for a while (core/threading.cpp, kLateJobs).
-uint64_t pool_inline_windows();
+// How many parallel_for jobs so far ran on the caller alone because the pool had found its
+// threads taking turns (its workers starting only after the caller gave up its CPU, several jobs
+// in a row: e.g. all bound to one CPU); core/threading.cpp, kLateJobs.
+uint64_t pool_inline_jobs();
 
 // Number of threads used by parallel_for and by OpenBLAS.
 int num_threads();

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <vector>
 
+#include "core/threading.h"
+
 namespace nl {
 namespace {
 double now_ms() {
@@ -60,15 +62,18 @@ struct Samples {
   std::vector<double> per_call;
   double cpu_ms = 0;
   int64_t minflt = 0;
+  int64_t inline_jobs = 0;
 
   void time_group(const std::function<void()>& f) {
     const double cpu0 = process_cpu_ms();
     const int64_t flt0 = minor_faults();
+    const uint64_t inline0 = pool_inline_jobs();
     const double t0 = now_ms();
     for (int64_t i = 0; i < inner; ++i) f();
     per_call.push_back((now_ms() - t0) / static_cast<double>(inner));
     cpu_ms += process_cpu_ms() - cpu0;
     minflt += minor_faults() - flt0;
+    inline_jobs += static_cast<int64_t>(pool_inline_jobs() - inline0);
   }
 
   TimingResult result() {
@@ -78,6 +83,7 @@ struct Samples {
     const double calls = static_cast<double>(r.inner) * r.reps;
     r.cpu_ms = cpu_ms / calls;
     r.minflt = static_cast<double>(minflt) / calls;
+    r.inline_jobs = inline_jobs;
     std::sort(per_call.begin(), per_call.end());
     r.min_ms = per_call.front();
     const size_t n = per_call.size();

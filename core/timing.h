@@ -13,6 +13,9 @@ struct TimingResult {
   double min_ms = 0;     // per call, fastest repetition
   double cpu_ms = 0;     // process CPU time per call (all threads)
   double minflt = 0;     // minor page faults per call (0 in a steady state)
+  // Pool jobs run on the caller alone, its threads found taking turns (pool_inline_jobs,
+  // core/threading.h), over all calls: a 2-thread timing with any ran partly on one thread.
+  int64_t inline_jobs = 0;
   int64_t inner = 1;     // calls per repetition
   int reps = 0;
 };

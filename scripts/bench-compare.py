@@ -176,7 +176,8 @@ def main():
         if cross:
             print("(x-core ns: the cache-line round trip between the two CPUs just before and after each "
                   "of our runs, the larger, round by round; 60-150 ns is this host's usual reading, 300-900 "
-                  "a stretch where it placed them far apart)")
+                  "a stretch where it placed them far apart; '+N inline': our runs had N pool jobs run on one "
+                  "thread, the pool having found its threads taking turns)")
         print("| %-24s | %9s | %9s | %6s | %9s | %9s | %6s | %9s | %7s |%s%s" % (
             "benchmark", "ours ms", "torch ms", "ratio", "ours cpu", "torch cpu", "ratio", "floor ms", "% floor",
             " ratio range |" if spread else "", " x-core ns |" if cross else ""))
@@ -262,7 +263,9 @@ def main():
             cpu_ratio = theirs["cpu_ms"] / mine["cpu_ms"] if theirs and mine["cpu_ms"] > 0 else None
             rng = " %11s |" % ("%.2f-%.2f" % (min(ratios), max(ratios)) if ratios else "-") if spread else ""
             if cross:
-                rng += " %9s |" % "/".join("%.0f" % v for v in cross_runs)
+                inline = sum(r.get("inline_jobs", 0) for r in mine_runs)
+                rng += " %9s |" % ("/".join("%.0f" % v for v in cross_runs) +
+                                   (" +%d inline" % inline if inline else ""))
             print("| %-24s | %9.3f | %9s | %6s | %9.3f | %9s | %6s | %9s | %7s |%s" % (
                 name, mine["median_ms"], "%.3f" % theirs["median_ms"] if theirs else "-",
                 "%.2f" % ratio if ratio else "-", mine["cpu_ms"], "%.3f" % theirs["cpu_ms"] if theirs else "-",

@@ -127,7 +127,7 @@ json run_blas_floor(const std::string& name, const ReferenceWorkload& w, int rep
 json bench_record(const std::string& name, const TimingResult& t) {
   return json{{"bench", name},          {"threads", num_threads()}, {"median_ms", t.median_ms},
               {"min_ms", t.min_ms},     {"cpu_ms", t.cpu_ms},       {"minflt_per_call", t.minflt},
-              {"calls", t.inner * t.reps}};
+              {"calls", t.inner * t.reps}, {"inline_jobs", t.inline_jobs}};
 }
 
 std::vector<BenchCase> bench_suite() {

@@ -39,7 +39,8 @@ struct NormBenchInputs {
 // All cases in a fixed order (cheap: nothing is allocated until a case runs).
 std::vector<BenchCase> bench_suite();
 
-// The common record: {"bench", "threads", "median_ms", "min_ms", "cpu_ms", "minflt_per_call"}.
+// The common record: {"bench", "threads", "median_ms", "min_ms", "cpu_ms", "minflt_per_call",
+// "calls", "inline_jobs"}.
 json bench_record(const std::string& name, const TimingResult& t);
 
 }  // namespace nl

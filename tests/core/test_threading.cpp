@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/blas.h"
+#include "core/timing.h"
 #include "one_cpu.h"
 #include "helpers.h"
 
@@ -383,19 +384,19 @@ TEST_CASE("threads taking turns on one CPU: the pool runs its jobs on the caller
     });
     return chunks;
   };
-  const uint64_t windows_before = pool_inline_windows();
+  const uint64_t inline_before = pool_inline_jobs();
   {
     const OneCpuScope one_cpu;  // `taskset -c N`: the pool's threads take turns on one CPU
     REQUIRE(one_cpu.pinned());
     set_num_threads(2);
     const std::vector<Chunk> first = job();
     REQUIRE(first.size() == 2);
-    for (int i = 0; i < 200 && pool_inline_windows() == windows_before; ++i) job();
+    for (int i = 0; i < 200 && pool_inline_jobs() == inline_before; ++i) job();
     // The caller found its worker starting only after it had given up the CPU, several jobs in
     // a row, and took the next jobs alone: the chunks two threads would get, in order, on the
     // caller (a window lasts 20 ms or more, these jobs a few µs; a job that the window's end sent
     // to the worker starts the next window).
-    CHECK(pool_inline_windows() > windows_before);
+    CHECK(pool_inline_jobs() > inline_before);
     int alone = 0;
     for (int i = 0; i < 20; ++i) {
       const std::vector<Chunk> chunks = job();
@@ -410,6 +411,9 @@ TEST_CASE("threads taking turns on one CPU: the pool runs its jobs on the caller
         ++alone;
     }
     CHECK(alone >= 15);
+    // A timing made meanwhile says its calls ran so (`bench --json`'s inline_jobs).
+    const TimingResult t = time_calls([&] { job(); }, 3, 2.0);
+    CHECK(t.inline_jobs > 0);
     set_num_threads(1);  // join the pinned worker while this thread is still pinned
   }
 }

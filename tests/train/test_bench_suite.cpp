@@ -42,6 +42,7 @@ TEST_CASE("a bench case reports median, min and a rate", "[train][bench]") {
     REQUIRE(r["min_ms"].get<double>() > 0.0);
     REQUIRE(r["min_ms"].get<double>() <= r["median_ms"].get<double>());
     REQUIRE((r.contains("gbps") || r.contains("gflops")));
+    REQUIRE(r["inline_jobs"].get<int64_t>() >= 0);  // > 0 only where the threads took turns
   }
 }
 
