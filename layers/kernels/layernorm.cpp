@@ -399,7 +399,7 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, in
   // the ordinary loop a few % at 2048x128). The ordinary loop takes its rows last block first
   // (blocks_last_first): the op before it wrote x's last rows last, and the backward reads x
   // from the first row on. Measured on the Ice Lake host (thirty-fifth round, the bench's
-  // fwd+bwd call in one process, alternated call by call, 1 thread): 2048x128 1.06-1.08x,
+  // fwd+bwd call in one process, alternated call by call, 1 thread): 2048x128 1.06-1.10x,
   // 1024x128 / 4096x128 / 2048x256 / 2048x512 1.02-1.04x; 2 threads 1.02x; 512x64 (in L2) and
   // the streamed sizes unchanged.
   auto rows = [&](int64_t r0, int64_t r1, auto stream) {
