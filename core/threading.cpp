@@ -72,14 +72,14 @@ constexpr std::chrono::microseconds kWorkerSpin{1000};
 // soon as a job is done rather than spin on the core the caller waits for. The first job after a
 // window goes to the workers again with a longer spin, kProbeSpin, beyond the ~80 µs a sleeping
 // worker takes to wake on a free CPU: if no worker starts within it the next window is twice as
-// long (up to kInlineWindowMax), else the pool is back to normal. On two free CPUs a spinning
+// long (up to kMaxDoublings times), else the pool is back to normal. On two free CPUs a spinning
 // worker starts within ~1 µs; a sleeping one within 12-80 µs, which can exceed a short job's
 // chunk plus kCallerSpin once, but hardly kLateJobs times in a row (a worker woken by a job spins
 // for the next one).
 constexpr int kLateJobs = 3;
 constexpr std::chrono::microseconds kProbeSpin{250};
 constexpr std::chrono::milliseconds kInlineWindow{20};
-constexpr std::chrono::milliseconds kInlineWindowMax{320};
+constexpr int kMaxDoublings = 4;  // windows of 20, 40, 80, 160, 320 ms
 // Jobs run on the caller alone in those windows so far (pool_inline_jobs()).
 std::atomic<uint64_t> inline_jobs{0};
 // Set while the threads take turns: a worker then sleeps as soon as its chunk is done.
@@ -114,7 +114,6 @@ class Pool {
     // New workers, new circumstances: the turn-taking rule starts afresh.
     late_in_a_row_ = 0;
     inline_until_ = {};
-    window_ = kInlineWindow;
     workers_nap = false;
     // New workers start from the current generation: jobs that ran before they existed are
     // not theirs (starting from 0 made a fresh worker run a finished job's null task).
@@ -184,13 +183,13 @@ class Pool {
   void note_turns(bool late) {
     if (!late) {
       late_in_a_row_ = 0;
-      window_ = kInlineWindow;
       workers_nap.store(false, std::memory_order_relaxed);
       return;
     }
     if (++late_in_a_row_ < kLateJobs) return;
-    if (late_in_a_row_ > kLateJobs) window_ = std::min(2 * window_, kInlineWindowMax);
-    inline_until_ = std::chrono::steady_clock::now() + window_;
+    // Each late job after a window (the first job after it) doubles the next window.
+    const int doublings = std::min(late_in_a_row_ - kLateJobs, kMaxDoublings);
+    inline_until_ = std::chrono::steady_clock::now() + kInlineWindow * (1 << doublings);
     workers_nap.store(true, std::memory_order_relaxed);
   }
 
@@ -255,7 +254,6 @@ class Pool {
   int late_in_a_row_ = 0;
   std::chrono::steady_clock::time_point worker_start_{};  // the first worker's start (under mu_)
   std::chrono::steady_clock::time_point inline_until_{};
-  std::chrono::milliseconds window_ = kInlineWindow;
 };
 
 // Processes of this job on this machine, as the MPI launcher says (Open MPI's mpirun, MPICH's
