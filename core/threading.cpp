@@ -130,6 +130,8 @@ class Pool {
     const Clock::time_point start = Clock::now();
     if (start < inline_until_) {  // the threads were taking turns (see kLateJobs)
       inline_jobs.fetch_add(1, std::memory_order_relaxed);
+      // Each chunk runs as a pool task would (t_in_job: nested loops and GEMMs inside it stay
+      // whole), so the results are the pool's bit for bit.
       t_in_job = true;
       struct Reset {
         ~Reset() { t_in_job = false; }
